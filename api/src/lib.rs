@@ -1,0 +1,27 @@
+//! The scenario-facing API of skein.
+//!
+//! Scenarios are Goose [`Scenario`](goose::goose::Scenario)s whose transactions make requests
+//! through [`Request`], which gives them Locust's semantics (the response time runs to the end
+//! of the body, the content length is recorded, a status >= 400 fails unless accepted) and
+//! reports each request to whatever [`RequestSink`] the engine put in scope for the user's task.
+//! [`UserClass`] wraps a scenario with what Locust knows of a class and Goose does not
+//! (tags, and whether it runs only when named).
+
+mod class;
+mod record;
+mod request;
+
+pub use class::UserClass;
+pub use record::{record, with_sink, Failure, RequestRecord, RequestSink};
+pub use request::{Request, Response};
+
+/// Goose, re-exported so a workload crate uses the exact version the engine drives.
+pub use goose;
+
+/// What a scenario module usually needs.
+pub mod prelude {
+    pub use crate::{Failure, Request, Response, UserClass};
+    pub use goose::goose::{Scenario, Transaction, TransactionError, TransactionResult};
+    pub use goose::prelude::GooseUser;
+    pub use goose::{scenario, transaction};
+}

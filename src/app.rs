@@ -1,0 +1,1 @@
+//! Turns validated settings into a run and an exit code.

@@ -1,0 +1,11 @@
+//! skein: a Locust-compatible load tester. The engine, statistics, reporting, configuration,
+//! the reference classifier service and the web UI live in separate modules; `main.rs` only
+//! hands the command line to [`app`].
+
+pub mod app;
+pub mod classifier;
+pub mod config;
+pub mod engine;
+pub mod report;
+pub mod stats;
+pub mod web;
