@@ -9,3 +9,6 @@ pub mod engine;
 pub mod report;
 pub mod stats;
 pub mod web;
+
+#[cfg(test)]
+pub(crate) mod testing;
