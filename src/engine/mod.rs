@@ -2,4 +2,20 @@
 //! session; the runner that owns them and brings each class to its target count at the spawn
 //! rate; and the hub that owns the statistics the users report to.
 
+pub mod class;
 pub mod dispatch;
+pub mod hub;
+pub mod runner;
+pub mod session;
+mod user;
+
+pub use class::{select_classes, ClassPlan};
+pub use hub::{HubHandle, Snapshot};
+pub use runner::{RunState, RunnerHandle, RunnerSetup, RunnerStatus};
+pub use session::SessionFactory;
+
+/// Wall-clock time as Locust keeps it: epoch seconds. Only the edges read the clock; the
+/// statistics are given times.
+pub fn wall_clock() -> f64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
+}
