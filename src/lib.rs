@@ -6,6 +6,8 @@ pub mod app;
 pub mod classifier;
 pub mod config;
 pub mod engine;
+pub mod logging;
+pub mod output;
 pub mod report;
 pub mod stats;
 pub mod web;

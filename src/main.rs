@@ -1,1 +1,49 @@
-fn main() {}
+//! The `skein` command: parse the command line, run, exit with Locust's codes.
+
+use std::collections::BTreeMap;
+use std::process::ExitCode;
+
+use skein::app;
+use skein::config::{self, Command};
+use tokio_util::sync::CancellationToken;
+
+fn main() -> ExitCode {
+    let env: BTreeMap<String, String> = std::env::vars().collect();
+    let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
+    let cwd = std::env::current_dir().unwrap_or_else(|_| ".".into());
+    let settings = match config::load(std::env::args_os().collect(), &env, home.as_deref(), &cwd) {
+        Ok(Command::Run(settings)) => *settings,
+        Ok(Command::PrintHelp(text)) | Ok(Command::PrintVersion(text)) => {
+            print!("{text}");
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            eprintln!("skein: error: {e}");
+            return code(e.exit_code());
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("skein: error: cannot start the async runtime: {e}");
+            return code(1);
+        }
+    };
+    let shutdown = CancellationToken::new();
+    let result = runtime.block_on(async {
+        app::on_signals(shutdown.clone());
+        app::main(settings, shutdown).await
+    });
+    match result {
+        Ok(c) => code(c),
+        Err(e) => {
+            let exit_code = e.downcast_ref::<app::Exit>().map_or(1, |x| x.code);
+            eprintln!("skein: error: {e:#}");
+            code(exit_code)
+        }
+    }
+}
+
+fn code(c: i32) -> ExitCode {
+    ExitCode::from(c.clamp(0, 255) as u8)
+}

@@ -14,12 +14,43 @@ use crate::stats::{Exceptions, RequestStats};
 pub struct Snapshot {
     pub stats: RequestStats,
     pub exceptions: Exceptions,
+    pub history: Vec<HistoryPoint>,
+}
+
+/// One point of the charts (Locust's `stats.history`), sampled every 5 s while users run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HistoryPoint {
+    pub time: f64,
+    pub current_rps: f64,
+    pub current_fail_per_sec: f64,
+    /// Current (10 s window) p50 and p95; `None` before the window has data.
+    pub p50: Option<i64>,
+    pub p95: Option<i64>,
+    pub total_avg_response_time: f64,
+    pub user_count: u64,
+}
+
+impl HistoryPoint {
+    pub fn sample(stats: &RequestStats, now: f64, user_count: u64) -> Self {
+        let span = stats.span();
+        let total = stats.total();
+        HistoryPoint {
+            time: now,
+            current_rps: total.current_rps(span).as_f64(),
+            current_fail_per_sec: total.current_fail_per_sec(span).as_f64(),
+            p50: total.current_percentile(0.5, now),
+            p95: total.current_percentile(0.95, now),
+            total_avg_response_time: total.avg_response_time(),
+            user_count,
+        }
+    }
 }
 
 enum HubMsg {
     Request(RequestRecord),
     Exception { msg: String, traceback: String },
     Reset { now: f64 },
+    Sample { now: f64, user_count: u64 },
     Snapshot(oneshot::Sender<Snapshot>),
 }
 
@@ -49,6 +80,10 @@ impl HubHandle {
         let _ = self.tx.send(HubMsg::Reset { now });
     }
 
+    pub fn sample_history(&self, now: f64, user_count: u64) {
+        let _ = self.tx.send(HubMsg::Sample { now, user_count });
+    }
+
     /// Everything reported before this call is in the snapshot: the channel is FIFO.
     pub async fn snapshot(&self) -> Option<Snapshot> {
         let (tx, rx) = oneshot::channel();
@@ -64,6 +99,7 @@ pub fn spawn(now: f64, node: String) -> HubHandle {
     tokio::spawn(async move {
         let mut stats = RequestStats::new(now);
         let mut exceptions = Exceptions::default();
+        let mut history: Vec<HistoryPoint> = Vec::new();
         while let Some(msg) = rx.recv().await {
             match msg {
                 HubMsg::Request(r) => stats.log(&r),
@@ -71,9 +107,12 @@ pub fn spawn(now: f64, node: String) -> HubHandle {
                 HubMsg::Reset { now } => {
                     stats.reset_all(now);
                     exceptions.clear();
+                    history.clear();
                 }
+                HubMsg::Sample { now, user_count } => history.push(HistoryPoint::sample(&stats, now, user_count)),
                 HubMsg::Snapshot(reply) => {
-                    let _ = reply.send(Snapshot { stats: stats.clone(), exceptions: exceptions.clone() });
+                    let snap = Snapshot { stats: stats.clone(), exceptions: exceptions.clone(), history: history.clone() };
+                    let _ = reply.send(snap);
                 }
             }
         }

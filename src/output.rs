@@ -1,0 +1,178 @@
+//! The periodic outputs of a run, and their last word at its end: the CSV files (rewritten and
+//! appended every second, with one final tick after the final statistics, which Locust can
+//! lose), the console table every 2 s, and the chart history sample every 5 s.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Seek, Write};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use thiserror::Error;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::engine::{wall_clock, HubHandle, RunState, RunnerStatus, Snapshot};
+use crate::report;
+
+pub const CSV_INTERVAL: Duration = Duration::from_secs(1);
+pub const CONSOLE_INTERVAL: Duration = Duration::from_secs(2);
+pub const HISTORY_INTERVAL: Duration = Duration::from_secs(5);
+/// Locust flushes the history file at most every 5 s; we flush each tick only when this has passed.
+const FLUSH_INTERVAL: Duration = Duration::from_secs(5);
+
+#[derive(Debug, Error)]
+#[error("cannot write {path}")]
+pub struct CsvError {
+    pub path: PathBuf,
+    #[source]
+    pub source: io::Error,
+}
+
+/// The four CSV files of `--csv PREFIX`, open for the whole run.
+pub struct CsvFiles {
+    prefix: String,
+    history: io::BufWriter<File>,
+    full_history: bool,
+    last_flush: Option<std::time::Instant>,
+}
+
+impl CsvFiles {
+    /// Creates the files (and the prefix's folders) and writes every header at once, as Locust does.
+    pub fn create(prefix: &str, full_history: bool) -> Result<Self, CsvError> {
+        if let Some(parent) = Path::new(prefix).parent() {
+            if !parent.as_os_str().is_empty() {
+                fs::create_dir_all(parent).map_err(|source| CsvError { path: parent.to_path_buf(), source })?;
+            }
+        }
+        let files = CsvFiles {
+            prefix: prefix.to_string(),
+            history: io::BufWriter::new(open(&path(prefix, "stats_history"), true)?),
+            full_history,
+            last_flush: None,
+        };
+        let empty = crate::stats::RequestStats::new(wall_clock());
+        files.rewrite("stats", &report::csv::stats_csv(&empty))?;
+        files.rewrite("failures", &report::csv::failures_csv(&empty))?;
+        files.rewrite("exceptions", &report::csv::exceptions_csv(&crate::stats::Exceptions::default()))?;
+        let mut files = files;
+        let header = report::csv::history_header();
+        files.history.write_all(header.as_bytes()).map_err(|e| files.err("stats_history", e))?;
+        files.history.flush().map_err(|e| files.err("stats_history", e))?;
+        Ok(files)
+    }
+
+    fn err(&self, kind: &str, source: io::Error) -> CsvError {
+        CsvError { path: path(&self.prefix, kind), source }
+    }
+
+    fn rewrite(&self, kind: &str, content: &str) -> Result<(), CsvError> {
+        let p = path(&self.prefix, kind);
+        let mut f = open(&p, false)?;
+        let result = f.write_all(content.as_bytes()).and_then(|_| {
+            let len = f.stream_position()?;
+            f.set_len(len)
+        });
+        result.map_err(|source| CsvError { path: p, source })
+    }
+
+    /// One tick: rewrite the stats, failures and exceptions files, append the history rows.
+    pub fn tick(&mut self, snap: &Snapshot, now: f64, user_count: u64, force_flush: bool) -> Result<(), CsvError> {
+        self.rewrite("stats", &report::csv::stats_csv(&snap.stats))?;
+        self.rewrite("failures", &report::csv::failures_csv(&snap.stats))?;
+        self.rewrite("exceptions", &report::csv::exceptions_csv(&snap.exceptions))?;
+        let rows = report::csv::history_rows(&snap.stats, now, user_count, self.full_history);
+        self.history.write_all(rows.as_bytes()).map_err(|e| self.err("stats_history", e))?;
+        let due = self.last_flush.is_none_or(|t| t.elapsed() >= FLUSH_INTERVAL);
+        if due || force_flush {
+            self.history.flush().map_err(|e| self.err("stats_history", e))?;
+            self.last_flush = Some(std::time::Instant::now());
+        }
+        Ok(())
+    }
+
+    pub fn history_path(&self) -> PathBuf {
+        path(&self.prefix, "stats_history")
+    }
+}
+
+fn path(prefix: &str, kind: &str) -> PathBuf {
+    PathBuf::from(format!("{prefix}_{kind}.csv"))
+}
+
+/// Files rewritten in place are not truncated on open (`rewrite` sets the length after writing).
+fn open(p: &Path, truncate: bool) -> Result<File, CsvError> {
+    let mut o = OpenOptions::new();
+    o.create(true).write(true).truncate(truncate);
+    o.open(p).map_err(|source| CsvError { path: p.to_path_buf(), source })
+}
+
+/// Writes the CSV files every second until `stop`, then once more from the final statistics.
+pub fn spawn_csv_writer(
+    mut files: CsvFiles,
+    hub: HubHandle,
+    status: watch::Receiver<RunnerStatus>,
+    stop: CancellationToken,
+) -> JoinHandle<Result<(), CsvError>> {
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(CSV_INTERVAL);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            let last = tokio::select! {
+                _ = ticker.tick() => false,
+                _ = stop.cancelled() => true,
+            };
+            let Some(snap) = hub.snapshot().await else { return Ok(()) };
+            let users = status.borrow().user_count;
+            files.tick(&snap, wall_clock(), users, last)?;
+            if last {
+                return Ok(());
+            }
+        }
+    })
+}
+
+/// Prints the current statistics table every 2 s until `stop`.
+pub fn spawn_console(hub: HubHandle, stop: CancellationToken, to_stderr: bool) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(CONSOLE_INTERVAL);
+        ticker.tick().await;
+        loop {
+            tokio::select! {
+                _ = ticker.tick() => {}
+                _ = stop.cancelled() => return,
+            }
+            let Some(snap) = hub.snapshot().await else { return };
+            let table = report::console::stats_table(&snap.stats, true);
+            print_block(&table, to_stderr);
+        }
+    })
+}
+
+pub fn print_block(text: &str, to_stderr: bool) {
+    if to_stderr {
+        let mut e = io::stderr().lock();
+        let _ = writeln!(e, "{text}");
+    } else {
+        let mut o = io::stdout().lock();
+        let _ = writeln!(o, "{text}");
+        let _ = o.flush();
+    }
+}
+
+/// Samples the chart history every 5 s while users run (Locust's `stats.history`).
+pub fn spawn_history(hub: HubHandle, status: watch::Receiver<RunnerStatus>, stop: CancellationToken) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(HISTORY_INTERVAL);
+        loop {
+            tokio::select! {
+                _ = ticker.tick() => {}
+                _ = stop.cancelled() => return,
+            }
+            let st = status.borrow().clone();
+            if !matches!(st.state, RunState::Ready | RunState::Stopped) {
+                hub.sample_history(wall_clock(), st.user_count);
+            }
+        }
+    })
+}
