@@ -45,5 +45,6 @@ fn main() -> ExitCode {
 }
 
 fn code(c: i32) -> ExitCode {
-    ExitCode::from(c.clamp(0, 255) as u8)
+    // As Python's sys.exit: -1 becomes 255.
+    ExitCode::from((c & 0xff) as u8)
 }
