@@ -1,0 +1,452 @@
+//! The raw command line: a clap definition of every flag skein understands, the value parsers
+//! that check each value on its own, and the table that ties each flag to its `LOCUST_*`
+//! environment variable and config-file key.
+//!
+//! Environment variables and config files are not read by clap (clap would read the process
+//! environment, and `load` must be testable with an injected one). Instead `load` turns them
+//! into `--long=value` arguments and parses them with this same definition, so a bad value
+//! gets the same message wherever it came from.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{CommandFactory, Parser, ValueEnum};
+
+use super::timespan::parse_timespan;
+
+/// `-V` output after the program name.
+pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (Locust 2.47.0 compatible)");
+
+const COMMON: &str = "Common options";
+const WEB: &str = "Web UI options";
+const TAGS: &str = "Tag options";
+const STATS: &str = "Request statistics options";
+const LOGGING: &str = "Logging options";
+const OTHER: &str = "Other options";
+
+/// Locust's log levels (`-L`, case-insensitive).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogLevel {
+    #[value(name = "DEBUG")]
+    Debug,
+    #[value(name = "INFO")]
+    Info,
+    #[value(name = "WARNING")]
+    Warning,
+    #[value(name = "ERROR")]
+    Error,
+    #[value(name = "CRITICAL")]
+    Critical,
+}
+
+impl LogLevel {
+    /// The closest `tracing` level (tracing has no CRITICAL).
+    pub fn to_tracing(self) -> tracing::Level {
+        match self {
+            LogLevel::Debug => tracing::Level::DEBUG,
+            LogLevel::Info => tracing::Level::INFO,
+            LogLevel::Warning => tracing::Level::WARN,
+            LogLevel::Error | LogLevel::Critical => tracing::Level::ERROR,
+        }
+    }
+
+    /// Locust's spelling, as echoed in `parsed_options`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogLevel::Debug => "DEBUG",
+            LogLevel::Info => "INFO",
+            LogLevel::Warning => "WARNING",
+            LogLevel::Error => "ERROR",
+            LogLevel::Critical => "CRITICAL",
+        }
+    }
+}
+
+/// `--web-auth USER:PASSWORD`, split at the first colon (the password may contain colons).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebAuth {
+    pub user: String,
+    pub password: String,
+}
+
+/// Every flag as typed; nothing cross-checked yet (see `Settings`).
+#[derive(Debug, Clone, Parser)]
+#[command(
+    name = "skein",
+    version = VERSION,
+    about = "A Locust-compatible load tester; user scenarios are written with Goose.",
+    after_help = "Options can also be set in LOCUST_* environment variables or in config files \
+(~/.locust.conf, ./locust.conf, ./pyproject.toml [tool.locust], --config FILE) as `long-name = value`. \
+The command line wins over the environment, which wins over config files.",
+    args_override_self = true,
+    next_display_order = None
+)]
+pub struct RawArgs {
+    /// Host to load test, in the form http://10.21.32.33 (overrides every user class's host)
+    #[arg(short = 'H', long, value_name = "HOST", value_parser = parse_host, help_heading = COMMON)]
+    pub host: Option<String>,
+
+    /// Peak number of concurrent users
+    #[arg(short = 'u', long, value_name = "NUM_USERS", allow_negative_numbers = true,
+          help_heading = COMMON)]
+    pub users: Option<u64>,
+
+    /// Rate to spawn users at (users per second)
+    #[arg(short = 'r', long = "spawn-rate", value_name = "SPAWN_RATE",
+          value_parser = parse_spawn_rate, allow_negative_numbers = true, help_heading = COMMON)]
+    pub spawn_rate: Option<f64>,
+
+    /// Stop after the specified amount of time, e.g. (300s, 20m, 3h, 1h30m, etc.)
+    #[arg(short = 't', long = "run-time", value_name = "TIME",
+          value_parser = parse_timespan_value, help_heading = COMMON)]
+    pub run_time: Option<Duration>,
+
+    /// Show the list of available user classes and exit
+    #[arg(short = 'l', long, help_heading = COMMON)]
+    pub list: bool,
+
+    /// Config file path (read after ~/.locust.conf, ./locust.conf and ./pyproject.toml)
+    #[arg(long, value_name = "FILE", help_heading = COMMON)]
+    pub config: Option<PathBuf>,
+
+    /// Disable the web interface and start the test immediately
+    #[arg(long, help_heading = WEB)]
+    pub headless: bool,
+
+    /// Start the test immediately, keeping the web UI up
+    #[arg(long, help_heading = WEB)]
+    pub autostart: bool,
+
+    /// Quit this many seconds after the run finishes (only with --autostart; -1 = never)
+    #[arg(long, value_name = "SECONDS", allow_negative_numbers = true, help_heading = WEB)]
+    pub autoquit: Option<i64>,
+
+    /// Host to bind the web interface to ("" or "*" = all interfaces)
+    #[arg(long = "web-host", value_name = "WEB_HOST", help_heading = WEB)]
+    pub web_host: Option<String>,
+
+    /// Port for the web interface (0 = pick a free port)
+    #[arg(short = 'P', long = "web-port", value_name = "WEB_PORT", help_heading = WEB)]
+    pub web_port: Option<u16>,
+
+    /// Base path for the web interface, e.g. /locust (must start with /)
+    #[arg(long = "web-base-path", value_name = "PATH",
+          value_parser = parse_base_path, help_heading = WEB)]
+    pub web_base_path: Option<String>,
+
+    /// TLS certificate for serving the web UI over HTTPS (needs --tls-key)
+    #[arg(long = "tls-cert", value_name = "FILE", help_heading = WEB)]
+    pub tls_cert: Option<PathBuf>,
+
+    /// TLS private key for serving the web UI over HTTPS (needs --tls-cert)
+    #[arg(long = "tls-key", value_name = "FILE", help_heading = WEB)]
+    pub tls_key: Option<PathBuf>,
+
+    /// Protect the web UI with HTTP basic auth (skein only; Locust removed this flag)
+    #[arg(long = "web-auth", value_name = "USER:PASSWORD",
+          value_parser = parse_web_auth, help_heading = WEB)]
+    pub web_auth: Option<WebAuth>,
+
+    /// Only run tasks with at least one of these tags
+    #[arg(short = 'T', long, value_name = "TAG", num_args = 0.., help_heading = TAGS)]
+    pub tags: Option<Vec<String>>,
+
+    /// Exclude tasks with any of these tags
+    #[arg(short = 'E', long = "exclude-tags", value_name = "TAG", num_args = 0.., help_heading = TAGS)]
+    pub exclude_tags: Option<Vec<String>>,
+
+    /// Store stats in CSV files: PREFIX_stats.csv, PREFIX_stats_history.csv, PREFIX_failures.csv, PREFIX_exceptions.csv
+    #[arg(long = "csv", value_name = "CSV_PREFIX", help_heading = STATS)]
+    pub csv_prefix: Option<String>,
+
+    /// Also write every stats entry (not only Aggregated) to PREFIX_stats_history.csv (needs --csv)
+    #[arg(long = "csv-full-history", help_heading = STATS)]
+    pub csv_full_history: bool,
+
+    /// Print the stats table to the console in web UI mode
+    #[arg(long = "print-stats", help_heading = STATS)]
+    pub print_stats: bool,
+
+    /// Only print the summary stats, not the periodic table
+    #[arg(long = "only-summary", help_heading = STATS)]
+    pub only_summary: bool,
+
+    /// Reset statistics once spawning has completed
+    #[arg(long = "reset-stats", help_heading = STATS)]
+    pub reset_stats: bool,
+
+    /// Write an HTML report to this file ({u}, {r} and {t} become users, spawn rate and run time)
+    #[arg(long = "html", value_name = "HTML_FILE", help_heading = STATS)]
+    pub html_file: Option<String>,
+
+    /// Print the final stats as JSON to stdout
+    #[arg(long, help_heading = STATS)]
+    pub json: bool,
+
+    /// Write the final stats as JSON to NAME.json
+    #[arg(long = "json-file", value_name = "NAME", help_heading = STATS)]
+    pub json_file: Option<PathBuf>,
+
+    /// Log level: DEBUG, INFO, WARNING, ERROR or CRITICAL (default INFO)
+    #[arg(short = 'L', long, value_name = "LOGLEVEL", ignore_case = true, help_heading = LOGGING)]
+    pub loglevel: Option<LogLevel>,
+
+    /// Path to a log file (default: log to stderr)
+    #[arg(long, value_name = "LOGFILE", help_heading = LOGGING)]
+    pub logfile: Option<PathBuf>,
+
+    /// Exit code to use when failures or exceptions were recorded (default 1)
+    #[arg(long = "exit-code-on-error", value_name = "CODE",
+          allow_negative_numbers = true, help_heading = OTHER)]
+    pub exit_code_on_error: Option<i32>,
+
+    /// Time to wait for users to finish their iteration when stopping, e.g. 10s (default 0)
+    #[arg(short = 's', long = "stop-timeout", value_name = "TIME",
+          value_parser = parse_timespan_value, help_heading = OTHER)]
+    pub stop_timeout: Option<Duration>,
+
+    /// User classes to run (default: all)
+    #[arg(value_name = "UserClass", help_heading = "User classes")]
+    pub user_classes: Vec<String>,
+}
+
+/// How an option takes its value from the environment or a config file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// A boolean switch: the source's value is true/yes/on/1 or false/no/off/0.
+    Flag,
+    /// One value.
+    Value,
+    /// Several values (`[a, b]` in the environment or a config file).
+    List,
+}
+
+/// An option that can also come from the environment or a config file.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Source {
+    /// clap's argument id (the `RawArgs` field).
+    pub id: &'static str,
+    /// The long name: the config-file key and the `--long` we inject.
+    pub long: &'static str,
+    pub env: Option<&'static str>,
+    pub kind: Kind,
+}
+
+const fn src(
+    id: &'static str,
+    long: &'static str,
+    env: Option<&'static str>,
+    kind: Kind,
+) -> Source {
+    Source {
+        id,
+        long,
+        env,
+        kind,
+    }
+}
+
+/// Options settable outside the command line. `config` itself is not: Locust reads it only
+/// from the command line too.
+pub(crate) const SOURCES: &[Source] = &[
+    src("host", "host", Some("LOCUST_HOST"), Kind::Value),
+    src("users", "users", Some("LOCUST_USERS"), Kind::Value),
+    src(
+        "spawn_rate",
+        "spawn-rate",
+        Some("LOCUST_SPAWN_RATE"),
+        Kind::Value,
+    ),
+    src("run_time", "run-time", Some("LOCUST_RUN_TIME"), Kind::Value),
+    src("list", "list", None, Kind::Flag),
+    src("headless", "headless", Some("LOCUST_HEADLESS"), Kind::Flag),
+    src(
+        "autostart",
+        "autostart",
+        Some("LOCUST_AUTOSTART"),
+        Kind::Flag,
+    ),
+    src("autoquit", "autoquit", Some("LOCUST_AUTOQUIT"), Kind::Value),
+    src("web_host", "web-host", Some("LOCUST_WEB_HOST"), Kind::Value),
+    src("web_port", "web-port", Some("LOCUST_WEB_PORT"), Kind::Value),
+    src(
+        "web_base_path",
+        "web-base-path",
+        Some("LOCUST_WEB_BASE_PATH"),
+        Kind::Value,
+    ),
+    src("tls_cert", "tls-cert", Some("LOCUST_TLS_CERT"), Kind::Value),
+    src("tls_key", "tls-key", Some("LOCUST_TLS_KEY"), Kind::Value),
+    src("web_auth", "web-auth", Some("LOCUST_WEB_AUTH"), Kind::Value),
+    src("tags", "tags", Some("LOCUST_TAGS"), Kind::List),
+    src(
+        "exclude_tags",
+        "exclude-tags",
+        Some("LOCUST_EXCLUDE_TAGS"),
+        Kind::List,
+    ),
+    src("csv_prefix", "csv", Some("LOCUST_CSV"), Kind::Value),
+    src(
+        "csv_full_history",
+        "csv-full-history",
+        Some("LOCUST_CSV_FULL_HISTORY"),
+        Kind::Flag,
+    ),
+    src(
+        "print_stats",
+        "print-stats",
+        Some("LOCUST_PRINT_STATS"),
+        Kind::Flag,
+    ),
+    src(
+        "only_summary",
+        "only-summary",
+        Some("LOCUST_ONLY_SUMMARY"),
+        Kind::Flag,
+    ),
+    src(
+        "reset_stats",
+        "reset-stats",
+        Some("LOCUST_RESET_STATS"),
+        Kind::Flag,
+    ),
+    src("html_file", "html", Some("LOCUST_HTML"), Kind::Value),
+    src("json", "json", None, Kind::Flag),
+    src("json_file", "json-file", None, Kind::Value),
+    src("loglevel", "loglevel", Some("LOCUST_LOGLEVEL"), Kind::Value),
+    src("logfile", "logfile", Some("LOCUST_LOGFILE"), Kind::Value),
+    src(
+        "exit_code_on_error",
+        "exit-code-on-error",
+        Some("LOCUST_EXIT_CODE_ON_ERROR"),
+        Kind::Value,
+    ),
+    src(
+        "stop_timeout",
+        "stop-timeout",
+        Some("LOCUST_STOP_TIMEOUT"),
+        Kind::Value,
+    ),
+];
+
+/// The environment variable holding positional user class names, space-separated.
+pub(crate) const USER_CLASSES_ENV: &str = "LOCUST_USER_CLASSES";
+
+/// The clap command, with each option's environment variable added to its help.
+pub(crate) fn command() -> clap::Command {
+    let mut cmd = RawArgs::command();
+    for s in SOURCES {
+        if let Some(env) = s.env {
+            cmd = cmd.mut_arg(s.id, |a| {
+                let help = a.get_help().map(|h| h.to_string()).unwrap_or_default();
+                a.help(format!("{help} [env: {env}]"))
+            });
+        }
+    }
+    cmd.mut_arg("user_classes", |a| {
+        a.help(format!(
+            "User classes to run (default: all) [env: {USER_CLASSES_ENV}]"
+        ))
+    })
+}
+
+/// Boolean values as Locust's environment and config files spell them.
+pub(crate) fn parse_bool_word(s: &str) -> Option<bool> {
+    match s.to_ascii_lowercase().as_str() {
+        "true" | "yes" | "on" | "1" => Some(true),
+        "false" | "no" | "off" | "0" => Some(false),
+        _ => None,
+    }
+}
+
+fn parse_host(s: &str) -> Result<String, String> {
+    let url =
+        url::Url::parse(s).map_err(|e| format!("must be an http(s) URL with a host ({e})"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none_or(str::is_empty) {
+        return Err("must be an http(s) URL with a host, e.g. http://10.21.32.33".to_string());
+    }
+    Ok(s.to_string())
+}
+
+fn parse_spawn_rate(s: &str) -> Result<f64, String> {
+    let rate: f64 = s.trim().parse().map_err(|e| format!("{e}"))?;
+    if rate > 0.0 && rate.is_finite() {
+        Ok(rate)
+    } else {
+        Err("must be > 0 and finite".to_string())
+    }
+}
+
+fn parse_timespan_value(s: &str) -> Result<Duration, String> {
+    parse_timespan(s).map_err(|e| e.to_string())
+}
+
+fn parse_base_path(s: &str) -> Result<String, String> {
+    if s.is_empty() || s.starts_with('/') {
+        Ok(s.to_string())
+    } else {
+        Err("must start with /".to_string())
+    }
+}
+
+fn parse_web_auth(s: &str) -> Result<WebAuth, String> {
+    match s.split_once(':') {
+        Some((user, password)) if !user.is_empty() => Ok(WebAuth {
+            user: user.to_string(),
+            password: password.to_string(),
+        }),
+        Some(_) => Err("the user name must not be empty".to_string()),
+        None => Err("expected USER:PASSWORD".to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        command().debug_assert();
+    }
+
+    #[test]
+    fn every_source_names_a_real_option() {
+        let cmd = command();
+        for s in SOURCES {
+            let arg = cmd
+                .get_arguments()
+                .find(|a| a.get_id() == s.id)
+                .unwrap_or_else(|| panic!("no argument {}", s.id));
+            assert_eq!(arg.get_long(), Some(s.long), "long name of {}", s.id);
+        }
+    }
+
+    #[test]
+    fn help_lists_env_vars_and_groups() {
+        let help = command().render_help().to_string();
+        for needle in [
+            "LOCUST_USERS",
+            "LOCUST_SPAWN_RATE",
+            "LOCUST_USER_CLASSES",
+            "Common options",
+            "Web UI options",
+            "Request statistics options",
+            "Logging options",
+        ] {
+            assert!(help.contains(needle), "help lacks {needle}:\n{help}");
+        }
+    }
+
+    #[test]
+    fn bool_words() {
+        for t in ["true", "TRUE", "yes", "on", "1"] {
+            assert_eq!(parse_bool_word(t), Some(true));
+        }
+        for f in ["false", "No", "off", "0"] {
+            assert_eq!(parse_bool_word(f), Some(false));
+        }
+        for x in ["", "y", "2", "maybe"] {
+            assert_eq!(parse_bool_word(x), None);
+        }
+    }
+}

@@ -1,0 +1,194 @@
+//! The validated settings the rest of skein runs on, built from the merged raw arguments with
+//! Locust's cross-option checks and defaults applied.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde_json::{json, Map, Value};
+
+use super::error::ConfigError;
+use super::raw::{LogLevel, RawArgs};
+
+/// Web UI settings (`--web-*`, `--autostart`, TLS, `--html`, `--print-stats`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct WebSettings {
+    /// Interface to bind; `""` means all interfaces (`*` is normalised to `""`).
+    pub host: String,
+    /// 0 means "pick a free port".
+    pub port: u16,
+    pub autostart: bool,
+    /// Seconds to wait after an autostarted run ends before quitting; `None` = keep running.
+    pub autoquit: Option<u64>,
+    /// `""` or a path starting with `/`.
+    pub base_path: String,
+    /// (certificate, key), both or neither.
+    pub tls: Option<(PathBuf, PathBuf)>,
+    pub print_stats: bool,
+    /// The HTML report path template (`{u}`, `{r}`, `{t}` are substituted at write time).
+    pub html: Option<String>,
+    /// `--web-auth USER:PASSWORD` as (user, password).
+    pub auth: Option<(String, String)>,
+}
+
+impl WebSettings {
+    /// The address to bind: all IPv4 interfaces when no host is given.
+    pub fn bind_host(&self) -> &str {
+        if self.host.is_empty() {
+            "0.0.0.0"
+        } else {
+            &self.host
+        }
+    }
+}
+
+/// Everything a run needs from the command line, environment and config files.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    pub host: Option<String>,
+    /// `None`: not given (Locust uses 1 when autostarting).
+    pub users: Option<u64>,
+    /// `None`: not given (Locust uses 1).
+    pub spawn_rate: Option<f64>,
+    pub run_time: Option<Duration>,
+    pub headless: bool,
+    pub list: bool,
+    pub csv_prefix: Option<String>,
+    pub csv_full_history: bool,
+    pub only_summary: bool,
+    pub reset_stats: bool,
+    pub stop_timeout: Duration,
+    pub loglevel: LogLevel,
+    pub logfile: Option<PathBuf>,
+    pub exit_code_on_error: i32,
+    pub json: bool,
+    /// Written to `<json_file>.json`.
+    pub json_file: Option<PathBuf>,
+    pub tags: Option<Vec<String>>,
+    pub exclude_tags: Option<Vec<String>>,
+    /// Empty: all classes.
+    pub user_classes: Vec<String>,
+    pub web: WebSettings,
+    /// The `--config` file, if one was given.
+    pub config: Option<PathBuf>,
+    /// `--web-host` exactly as given (`*` kept), for `parsed_options`.
+    pub web_host_raw: String,
+    /// `--autoquit` exactly as given (-1 by default), for `parsed_options`.
+    pub autoquit_raw: i64,
+}
+
+impl Settings {
+    /// Applies defaults and the checks that involve more than one option.
+    pub(crate) fn from_raw(raw: RawArgs, user_classes: Vec<String>) -> Result<Self, ConfigError> {
+        if raw.csv_full_history && raw.csv_prefix.is_none() {
+            return Err(ConfigError::Invalid {
+                flag: "--csv-full-history".to_string(),
+                message: "requires --csv".to_string(),
+            });
+        }
+        let tls = match (raw.tls_cert, raw.tls_key) {
+            (Some(cert), Some(key)) => Some((cert, key)),
+            (None, None) => None,
+            (Some(_), None) | (None, Some(_)) => {
+                return Err(ConfigError::Invalid {
+                    flag: "--tls-cert/--tls-key".to_string(),
+                    message: "give both a certificate and a key, or neither".to_string(),
+                })
+            }
+        };
+        let autoquit_raw = raw.autoquit.unwrap_or(-1);
+        // Locust treats every negative value as "never" but only complains about an explicit one.
+        let autoquit = u64::try_from(autoquit_raw).ok();
+        if raw.autoquit.is_some() && autoquit_raw != -1 && !raw.autostart {
+            return Err(ConfigError::Startup(
+                "--autoquit is only meaningful in combination with --autostart".to_string(),
+            ));
+        }
+        let web_host_raw = raw.web_host.unwrap_or_default();
+        let web = WebSettings {
+            host: if web_host_raw == "*" {
+                String::new()
+            } else {
+                web_host_raw.clone()
+            },
+            port: raw.web_port.unwrap_or(8089),
+            autostart: raw.autostart,
+            autoquit,
+            base_path: raw.web_base_path.unwrap_or_default(),
+            tls,
+            print_stats: raw.print_stats,
+            html: raw.html_file,
+            auth: raw.web_auth.map(|a| (a.user, a.password)),
+        };
+        Ok(Settings {
+            host: raw.host,
+            users: raw.users,
+            spawn_rate: raw.spawn_rate,
+            run_time: raw.run_time,
+            headless: raw.headless,
+            list: raw.list,
+            csv_prefix: raw.csv_prefix,
+            csv_full_history: raw.csv_full_history,
+            only_summary: raw.only_summary,
+            reset_stats: raw.reset_stats,
+            stop_timeout: raw.stop_timeout.unwrap_or(Duration::ZERO),
+            loglevel: raw.loglevel.unwrap_or(LogLevel::Info),
+            logfile: raw.logfile,
+            exit_code_on_error: raw.exit_code_on_error.unwrap_or(1),
+            json: raw.json,
+            json_file: raw.json_file,
+            tags: raw.tags,
+            exclude_tags: raw.exclude_tags,
+            user_classes,
+            web,
+            config: raw.config,
+            web_host_raw,
+            autoquit_raw,
+        })
+    }
+
+    /// The options under Locust's dest names and in Locust's types (`vars(options)`), as a
+    /// master sends them in `spawn.parsed_options`. Only the options skein knows are included;
+    /// a Locust worker fills the rest with its own defaults.
+    pub fn parsed_options(&self) -> Map<String, Value> {
+        let path = |p: &Option<PathBuf>| p.as_ref().map(|p| p.display().to_string());
+        let (tls_cert, tls_key) = match &self.web.tls {
+            Some((c, k)) => (c.display().to_string(), k.display().to_string()),
+            None => (String::new(), String::new()),
+        };
+        let value = json!({
+            "config": path(&self.config),
+            "host": self.host,
+            "num_users": self.users,
+            "spawn_rate": self.spawn_rate,
+            "run_time": self.run_time.map(|d| d.as_secs()),
+            "list_commands": self.list,
+            "web_host": self.web_host_raw,
+            "web_port": self.web.port,
+            "headless": self.headless,
+            "autostart": self.web.autostart,
+            "autoquit": self.autoquit_raw,
+            "tls_cert": tls_cert,
+            "tls_key": tls_key,
+            "web_base_path": self.web.base_path,
+            "tags": self.tags,
+            "exclude_tags": self.exclude_tags,
+            "csv_prefix": self.csv_prefix,
+            "stats_history_enabled": self.csv_full_history,
+            "print_stats": self.web.print_stats,
+            "only_summary": self.only_summary,
+            "reset_stats": self.reset_stats,
+            "html_file": self.web.html,
+            "json": self.json,
+            "json_file": path(&self.json_file),
+            "loglevel": self.loglevel.as_str(),
+            "logfile": path(&self.logfile),
+            "exit_code_on_error": self.exit_code_on_error,
+            "stop_timeout": self.stop_timeout.as_secs(),
+            "user_classes": self.user_classes,
+        });
+        match value {
+            Value::Object(map) => map,
+            _ => Map::new(),
+        }
+    }
+}
