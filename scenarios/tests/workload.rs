@@ -174,6 +174,7 @@ fn test_images_are_shared_and_sized_as_documented() {
         assert_eq!(&a[..2], &[0xFF, 0xD8], "JPEG signature");
     }
     let huge = images::huge_jpeg();
+    eprintln!("huge test image: {} bytes", huge.len());
     assert!(huge.len() > 1024 * 1024, "{} bytes", huge.len());
     assert!(
         huge.len() < classifier::MAX_UPLOAD_BYTES,
@@ -212,7 +213,6 @@ async fn checks_fail_against_a_broken_service() {
         &["classify", "health"],
     )
     .await;
-    task.abort();
     assert_eq!(records.len(), 2);
     assert_eq!(
         records[0].failure,
@@ -233,4 +233,5 @@ async fn checks_fail_against_a_broken_service() {
         "{:?}",
         records[0].failure
     );
+    task.abort();
 }
