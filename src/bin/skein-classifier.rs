@@ -1,1 +1,56 @@
-fn main() {}
+//! The reference image-classifier service as a standalone process (for docker and manual runs).
+
+use std::net::SocketAddr;
+
+use anyhow::Context;
+use clap::Parser;
+use skein::classifier::{self, ClassifierState};
+
+/// Serves skein's reference image classifier (the real service's API over a deterministic model).
+#[derive(Parser, Debug)]
+#[command(name = "skein-classifier", version, about)]
+struct Args {
+    /// Address to listen on.
+    #[arg(long, env = "SKEIN_CLASSIFIER_BIND", default_value = "127.0.0.1:8000")]
+    bind: SocketAddr,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let listener = tokio::net::TcpListener::bind(args.bind)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.bind))?;
+    let addr = listener.local_addr().context("no local address")?;
+    println!("skein-classifier listening on http://{addr}");
+    classifier::serve(listener, ClassifierState::new(), stop_signal())
+        .await
+        .context("server failed")?;
+    println!("skein-classifier stopped");
+    Ok(())
+}
+
+/// Resolves on Ctrl-C or, on Unix, SIGTERM (what `docker stop` sends).
+async fn stop_signal() {
+    let ctrl_c = async {
+        // If the handler cannot be installed, never resolve rather than stop at once.
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+}

@@ -1,1 +1,123 @@
-//! (in progress)
+//! The reference image-classifier service: the real service's HTTP API (health, model info,
+//! multipart classification, FastAPI-shaped errors) over a deterministic stand-in model, so
+//! skein runs out of the box and its tests have a faithful target.
+//!
+//! - [`router`] builds the service as an axum [`Router`](axum::Router), testable without a socket;
+//! - [`serve`] runs it on a listener until a shutdown future resolves;
+//! - [`spawn_local`] starts it on an ephemeral loopback port in the current runtime (what skein
+//!   uses when no `--host` is given).
+//!
+//! Every request except `/_skein/counts` is counted by route, method and status in [`Counters`],
+//! which `GET /_skein/counts` reports (and `DELETE /_skein/counts` resets).
+
+mod counters;
+pub mod model;
+mod routes;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+pub use counters::{CountEntry, Counters};
+pub use model::{ModelInfo, Prediction};
+pub use routes::{BODY_LIMIT_BYTES, MAX_UPLOAD_BYTES, ROUTES, UNMATCHED_ROUTE};
+
+/// What the service's handlers share.
+#[derive(Clone)]
+pub struct ClassifierState {
+    pub counters: Counters,
+    pub(crate) model: Arc<ModelInfo>,
+}
+
+impl ClassifierState {
+    pub fn new() -> Self {
+        Self::with_counters(Counters::new())
+    }
+
+    pub fn with_counters(counters: Counters) -> Self {
+        ClassifierState {
+            counters,
+            model: Arc::new(ModelInfo::get()),
+        }
+    }
+}
+
+impl Default for ClassifierState {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The service's routes over `state`.
+pub fn router(state: ClassifierState) -> axum::Router {
+    routes::build(state)
+}
+
+/// Serves the classifier on `listener` until `shutdown` resolves, then lets in-flight requests finish.
+pub async fn serve(
+    listener: TcpListener,
+    state: ClassifierState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// A classifier running in this process on a loopback port. Dropping it stops the server.
+pub struct LocalClassifier {
+    pub addr: SocketAddr,
+    pub counters: Counters,
+    /// Cancel to stop the server (dropping the handle does too).
+    pub shutdown: CancellationToken,
+    task: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+impl LocalClassifier {
+    /// `http://127.0.0.1:PORT`, for `--host`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stops the server and waits for it to finish.
+    pub async fn stop(mut self) -> std::io::Result<()> {
+        self.shutdown.cancel();
+        match self.task.take() {
+            Some(task) => task.await.map_err(std::io::Error::other)?,
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for LocalClassifier {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+/// Binds 127.0.0.1 on an ephemeral port and serves the classifier on the current runtime.
+pub async fn spawn_local() -> std::io::Result<LocalClassifier> {
+    let listener = TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0)).await?;
+    let addr = listener.local_addr()?;
+    let state = ClassifierState::new();
+    let counters = state.counters.clone();
+    let shutdown = CancellationToken::new();
+    let stop = shutdown.clone();
+    let task =
+        tokio::spawn(
+            async move { serve(listener, state, async move { stop.cancelled().await }).await },
+        );
+    Ok(LocalClassifier {
+        addr,
+        counters,
+        shutdown,
+        task: Some(task),
+    })
+}
+
+#[cfg(test)]
+mod tests;
