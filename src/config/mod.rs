@@ -139,6 +139,7 @@ pub fn load(
                 origin: origin.describe(),
                 message: error::clap_message(&e, true),
                 arg: error::clap_arg(&e),
+                code: error::clap_exit_code(&e),
             });
         }
         injected.extend(fragment);
@@ -182,6 +183,7 @@ fn cli_error(e: clap::Error) -> ConfigError {
     ConfigError::Cli {
         message: error::clap_message(&e, false),
         arg: error::clap_arg(&e),
+        code: error::clap_exit_code(&e),
     }
 }
 

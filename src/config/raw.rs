@@ -69,8 +69,8 @@ pub struct WebAuth {
     pub password: String,
 }
 
-/// Every flag as typed; nothing cross-checked yet (see `Settings`).
-#[derive(Debug, Clone, Parser)]
+/// Every flag as typed; nothing cross-checked yet (see `Settings`). `Default` is "nothing given".
+#[derive(Debug, Clone, Default, Parser)]
 #[command(
     name = "skein",
     version = VERSION,

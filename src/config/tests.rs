@@ -96,6 +96,7 @@ fn defaults() {
         }
     );
     assert_eq!(s.web.bind_host(), "0.0.0.0");
+    assert_eq!(s, Settings::default());
 }
 
 #[test]
@@ -371,6 +372,8 @@ fn unknown_flag_is_exit_2_with_hint() {
     assert!(msg.contains("--spawn-rate"), "should suggest: {msg}");
     assert_eq!(err(&["--frobnicate"]).exit_code(), 2);
     assert_eq!(err(&["-u"]).exit_code(), 2, "missing value");
+    // A missing -t value is an argparse error (2), unlike a bad one (1).
+    assert_eq!(err(&["-t"]).exit_code(), 2);
 }
 
 #[test]
