@@ -12,6 +12,7 @@ pub enum ConfigError {
         message: String,
         /// The offending argument as clap shows it (`--users <NUM_USERS>`), when known.
         arg: Option<String>,
+        code: i32,
     },
 
     /// A value from an environment variable or a config file did not parse.
@@ -21,6 +22,7 @@ pub enum ConfigError {
         origin: String,
         message: String,
         arg: Option<String>,
+        code: i32,
     },
 
     /// A boolean environment variable or config value that is not true/yes/on/1 or false/no/off/0.
@@ -61,25 +63,36 @@ impl ConfigError {
     /// The process exit code Locust uses for this error.
     pub fn exit_code(&self) -> i32 {
         match self {
-            // Locust parses -t after argparse and exits 1 on a bad value.
-            ConfigError::Cli { arg, .. } | ConfigError::Source { arg, .. }
-                if arg.as_deref().is_some_and(|a| a.starts_with("--run-time")) =>
-            {
-                1
-            }
+            ConfigError::Cli { code, .. } | ConfigError::Source { code, .. } => *code,
             ConfigError::Startup(_) => 1,
             _ => 2,
         }
     }
 }
 
-/// clap's rendered error without the leading `error: ` and without trailing blank lines.
-pub(crate) fn clap_message(e: &clap::Error, first_line_only: bool) -> String {
+/// The exit code for a clap error: 2 (argparse), except a bad `--run-time` value, which
+/// Locust only checks after argparse and reports with exit 1.
+pub(crate) fn clap_exit_code(e: &clap::Error) -> i32 {
+    let run_time = clap_arg(e).is_some_and(|a| a.starts_with("--run-time"));
+    if run_time && e.kind() == clap::error::ErrorKind::ValueValidation {
+        1
+    } else {
+        2
+    }
+}
+
+/// clap's rendered error without the leading `error: `. With `summary`, only its first
+/// paragraph on one line (no usage or `--help` hint), for embedding in a longer message.
+pub(crate) fn clap_message(e: &clap::Error, summary: bool) -> String {
     let rendered = e.render().to_string();
     let text = rendered.trim_end();
     let text = text.strip_prefix("error: ").unwrap_or(text);
-    if first_line_only {
-        text.lines().next().unwrap_or_default().to_string()
+    if summary {
+        text.lines()
+            .take_while(|l| !l.trim().is_empty())
+            .map(str::trim)
+            .collect::<Vec<_>>()
+            .join(" ")
     } else {
         text.to_string()
     }

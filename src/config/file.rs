@@ -18,6 +18,9 @@ pub(crate) struct ConfEntry {
     pub key: String,
     pub value: ConfValue,
     pub line: usize,
+    /// The value exactly as written (`key = value` files only), so a single-valued option
+    /// can take `[::1]` literally.
+    pub text: Option<String>,
 }
 
 /// Why a config file could not be read; `load` adds the file name.
@@ -81,13 +84,7 @@ pub(crate) fn parse_conf(text: &str) -> Result<Vec<ConfEntry>, FileError> {
             // A bare key switches a flag on.
             ConfValue::Scalar("true".to_string())
         } else if let Some(inner) = rest.strip_prefix('[').and_then(|r| r.strip_suffix(']')) {
-            ConfValue::List(
-                inner
-                    .split(',')
-                    .map(|item| unquote(item.trim()).to_string())
-                    .filter(|item| !item.is_empty())
-                    .collect(),
-            )
+            parse_list(inner)
         } else {
             ConfValue::Scalar(unquote(rest).to_string())
         };
@@ -95,9 +92,21 @@ pub(crate) fn parse_conf(text: &str) -> Result<Vec<ConfEntry>, FileError> {
             key: key.to_string(),
             value,
             line: line_no,
+            text: Some(unquote(rest).to_string()),
         });
     }
     Ok(entries)
+}
+
+/// The inside of `[a, 'b', "c"]`: comma-separated, trimmed, unquoted; `[]` is empty.
+pub(crate) fn parse_list(inner: &str) -> ConfValue {
+    ConfValue::List(
+        inner
+            .split(',')
+            .map(|item| unquote(item.trim()).to_string())
+            .filter(|item| !item.is_empty())
+            .collect(),
+    )
 }
 
 /// Removes a trailing ` # comment` or ` ; comment` (the marker must follow whitespace, so
@@ -148,6 +157,7 @@ pub(crate) fn parse_toml(text: &str) -> Result<Vec<ConfEntry>, FileError> {
             key: key.clone(),
             value,
             line: 0,
+            text: None,
         });
     }
     Ok(entries)

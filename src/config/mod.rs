@@ -34,8 +34,10 @@ use raw::{Kind, Source, SOURCES, USER_CLASSES_ENV};
 
 /// What the command line asks for.
 #[derive(Debug, Clone, PartialEq)]
+// Built once per process; boxing the big variant would buy nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum Command {
-    Run(Box<Settings>),
+    Run(Settings),
     /// `-h/--help`: the text to print to stdout (exit 0).
     PrintHelp(String),
     /// `-V/--version`: the line to print to stdout (exit 0).
@@ -67,6 +69,11 @@ pub fn load(
     home: Option<&Path>,
     cwd: &Path,
 ) -> Result<Command, ConfigError> {
+    let mut args = args;
+    if args.is_empty() {
+        // clap takes the first argument as the program name; keep injected ones out of it.
+        args.push(OsString::from("skein"));
+    }
     let cmd = raw::command();
     let cli = match cmd.clone().try_get_matches_from(&args) {
         Ok(m) => m,
@@ -97,7 +104,13 @@ pub fn load(
                 path: path.clone(),
                 line: entry.line,
             };
-            layered.insert(source.id, (origin, entry.value));
+            let value = match (source.kind, entry.value, entry.text) {
+                (Kind::Flag | Kind::Value, ConfValue::List(_), Some(text)) => {
+                    ConfValue::Scalar(text)
+                }
+                (_, value, _) => value,
+            };
+            layered.insert(source.id, (origin, value));
         }
     }
     for source in SOURCES {
@@ -106,7 +119,7 @@ pub fn load(
         let Some(text) = env.get(name).filter(|v| !v.is_empty()) else {
             continue;
         };
-        layered.insert(source.id, (Origin::Env(name), env_value(text)));
+        layered.insert(source.id, (Origin::Env(name), env_value(source.kind, text)));
     }
 
     let mut injected: Vec<OsString> = Vec::new();
@@ -126,6 +139,7 @@ pub fn load(
                 origin: origin.describe(),
                 message: error::clap_message(&e, true),
                 arg: error::clap_arg(&e),
+                code: error::clap_exit_code(&e),
             });
         }
         injected.extend(fragment);
@@ -150,7 +164,7 @@ pub fn load(
     } else {
         raw.user_classes.clone()
     };
-    Settings::from_raw(raw, user_classes).map(|s| Command::Run(Box::new(s)))
+    Settings::from_raw(raw, user_classes).map(Command::Run)
 }
 
 fn help_or_error(e: clap::Error) -> Result<Command, ConfigError> {
@@ -169,6 +183,7 @@ fn cli_error(e: clap::Error) -> ConfigError {
     ConfigError::Cli {
         message: error::clap_message(&e, false),
         arg: error::clap_arg(&e),
+        code: error::clap_exit_code(&e),
     }
 }
 
@@ -204,12 +219,12 @@ fn find_source(path: &Path, key: &str) -> Result<&'static Source, ConfigError> {
         })
 }
 
-/// An environment value: `[a, b]` is a list, anything else one value (`"a b"` is ONE tag).
-fn env_value(text: &str) -> ConfValue {
-    match file::parse_conf(&format!("x = {text}")) {
-        Ok(mut entries) if entries.len() == 1 && text.trim_start().starts_with('[') => {
-            entries.remove(0).value
-        }
+/// An environment value: for a list option `[a, b]` is a list; anything else is one value
+/// (`"a b"` is ONE tag, `[::1]` is a web host).
+fn env_value(kind: Kind, text: &str) -> ConfValue {
+    let trimmed = text.trim();
+    match trimmed.strip_prefix('[').and_then(|t| t.strip_suffix(']')) {
+        Some(inner) if kind == Kind::List => file::parse_list(inner),
         _ => ConfValue::Scalar(text.to_string()),
     }
 }

@@ -69,8 +69,8 @@ pub struct WebAuth {
     pub password: String,
 }
 
-/// Every flag as typed; nothing cross-checked yet (see `Settings`).
-#[derive(Debug, Clone, Parser)]
+/// Every flag as typed; nothing cross-checked yet (see `Settings`). `Default` is "nothing given".
+#[derive(Debug, Clone, Default, Parser)]
 #[command(
     name = "skein",
     version = VERSION,
@@ -78,8 +78,7 @@ pub struct WebAuth {
     after_help = "Options can also be set in LOCUST_* environment variables or in config files \
 (~/.locust.conf, ./locust.conf, ./pyproject.toml [tool.locust], --config FILE) as `long-name = value`. \
 The command line wins over the environment, which wins over config files.",
-    args_override_self = true,
-    next_display_order = None
+    args_override_self = true
 )]
 pub struct RawArgs {
     /// Host to load test, in the form http://10.21.32.33 (overrides every user class's host)
@@ -98,7 +97,7 @@ pub struct RawArgs {
 
     /// Stop after the specified amount of time, e.g. (300s, 20m, 3h, 1h30m, etc.)
     #[arg(short = 't', long = "run-time", value_name = "TIME",
-          value_parser = parse_timespan_value, help_heading = COMMON)]
+          value_parser = parse_timespan_value, allow_negative_numbers = true, help_heading = COMMON)]
     pub run_time: Option<Duration>,
 
     /// Show the list of available user classes and exit
@@ -125,8 +124,9 @@ pub struct RawArgs {
     #[arg(long = "web-host", value_name = "WEB_HOST", help_heading = WEB)]
     pub web_host: Option<String>,
 
-    /// Port for the web interface (0 = pick a free port)
-    #[arg(short = 'P', long = "web-port", value_name = "WEB_PORT", help_heading = WEB)]
+    /// Port for the web interface (default 8089; 0 = pick a free port)
+    #[arg(short = 'P', long = "web-port", value_name = "WEB_PORT", allow_negative_numbers = true,
+          help_heading = WEB)]
     pub web_port: Option<u16>,
 
     /// Base path for the web interface, e.g. /locust (must start with /)
@@ -202,7 +202,7 @@ pub struct RawArgs {
 
     /// Time to wait for users to finish their iteration when stopping, e.g. 10s (default 0)
     #[arg(short = 's', long = "stop-timeout", value_name = "TIME",
-          value_parser = parse_timespan_value, help_heading = OTHER)]
+          value_parser = parse_timespan_value, allow_negative_numbers = true, help_heading = OTHER)]
     pub stop_timeout: Option<Duration>,
 
     /// User classes to run (default: all)
@@ -334,19 +334,23 @@ pub(crate) const USER_CLASSES_ENV: &str = "LOCUST_USER_CLASSES";
 
 /// The clap command, with each option's environment variable added to its help.
 pub(crate) fn command() -> clap::Command {
-    let mut cmd = RawArgs::command();
-    for s in SOURCES {
-        if let Some(env) = s.env {
-            cmd = cmd.mut_arg(s.id, |a| {
+    // `mut_args` keeps the declaration order, which decides the order of the help sections.
+    RawArgs::command().mut_args(|a| {
+        let env = if a.get_id() == "user_classes" {
+            Some(USER_CLASSES_ENV)
+        } else {
+            SOURCES
+                .iter()
+                .find(|s| a.get_id() == s.id)
+                .and_then(|s| s.env)
+        };
+        match env {
+            Some(env) => {
                 let help = a.get_help().map(|h| h.to_string()).unwrap_or_default();
                 a.help(format!("{help} [env: {env}]"))
-            });
+            }
+            None => a,
         }
-    }
-    cmd.mut_arg("user_classes", |a| {
-        a.help(format!(
-            "User classes to run (default: all) [env: {USER_CLASSES_ENV}]"
-        ))
     })
 }
 

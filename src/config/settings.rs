@@ -76,6 +76,14 @@ pub struct Settings {
     pub autoquit_raw: i64,
 }
 
+impl Default for Settings {
+    /// The settings of a bare `skein` with no environment or config files.
+    fn default() -> Self {
+        // Nothing given cannot fail the cross-option checks (covered by a test).
+        Self::from_raw(RawArgs::default(), Vec::new()).expect("default settings are valid")
+    }
+}
+
 impl Settings {
     /// Applies defaults and the checks that involve more than one option.
     pub(crate) fn from_raw(raw: RawArgs, user_classes: Vec<String>) -> Result<Self, ConfigError> {

@@ -42,7 +42,7 @@ impl Dirs {
 
     fn settings(&self, args: &[&str], env: &[(&str, &str)]) -> Settings {
         match self.load(args, env) {
-            Ok(Command::Run(s)) => *s,
+            Ok(Command::Run(s)) => s,
             other => panic!("expected settings for {args:?}, got {other:?}"),
         }
     }
@@ -96,6 +96,7 @@ fn defaults() {
         }
     );
     assert_eq!(s.web.bind_host(), "0.0.0.0");
+    assert_eq!(s, Settings::default());
 }
 
 #[test]
@@ -371,6 +372,8 @@ fn unknown_flag_is_exit_2_with_hint() {
     assert!(msg.contains("--spawn-rate"), "should suggest: {msg}");
     assert_eq!(err(&["--frobnicate"]).exit_code(), 2);
     assert_eq!(err(&["-u"]).exit_code(), 2, "missing value");
+    // A missing -t value is an argparse error (2), unlike a bad one (1).
+    assert_eq!(err(&["-t"]).exit_code(), 2);
 }
 
 #[test]
@@ -523,8 +526,13 @@ fn env_errors_name_variable_flag_and_value() {
     assert_eq!(e.exit_code(), 1);
     assert!(e.to_string().contains("LOCUST_RUN_TIME"), "{e}");
 
+    // Brackets mean a list only for list options; elsewhere they are part of the value.
     let e = d.error(&[], &[("LOCUST_USERS", "[1, 2]")]);
-    assert!(e.to_string().contains("not a list"), "{e}");
+    assert!(e.to_string().contains("'[1, 2]'"), "{e}");
+    assert_eq!(
+        d.settings(&[], &[("LOCUST_WEB_HOST", "[::1]")]).web.host,
+        "[::1]"
+    );
 }
 
 #[test]
@@ -733,7 +741,18 @@ fn bad_config_value_names_file_line_flag_and_value() {
     );
 
     d.write_cwd("locust.conf", "users = [1, 2]\n");
-    assert_eq!(d.error(&[], &[]).exit_code(), 2);
+    let e = d.error(&[], &[]);
+    assert_eq!(e.exit_code(), 2);
+    assert!(e.to_string().contains("'[1, 2]'"), "{e}");
+
+    d.write_cwd("locust.conf", "web-host = [::1]\n");
+    assert_eq!(d.settings(&[], &[]).web.host, "[::1]");
+
+    std::fs::remove_file(d.cwd.path().join("locust.conf")).expect("rm");
+    d.write_cwd("pyproject.toml", "[tool.locust]\nusers = [1, 2]\n");
+    let e = d.error(&[], &[]);
+    assert_eq!(e.exit_code(), 2);
+    assert!(e.to_string().contains("not a list"), "{e}");
 }
 
 #[test]
@@ -797,4 +816,14 @@ fn paths_are_resolved_against_cwd_only_for_config() {
     std::fs::write(d.cwd.path().join("sub/x.conf"), "users = 6\n").expect("write");
     assert_eq!(d.settings(&["--config", "sub/x.conf"], &[]).users, Some(6));
     assert!(Path::new("sub/x.conf").is_relative());
+}
+
+#[test]
+fn empty_argv_still_applies_config() {
+    let d = Dirs::new();
+    d.write_cwd("locust.conf", "users = 4\n");
+    match load(Vec::new(), &BTreeMap::new(), None, d.cwd.path()) {
+        Ok(Command::Run(s)) => assert_eq!(s.users, Some(4)),
+        other => panic!("{other:?}"),
+    }
 }
