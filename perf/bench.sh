@@ -257,7 +257,12 @@ run_skein() {
 		echo "failed: skein exited $rc: $(tail -1 "$TMP/$name.out")"
 		return 1
 	fi
-	skein_requests "$TMP/${name}_stats.csv"
+	local n
+	if ! n=$(skein_requests "$TMP/${name}_stats.csv"); then
+		echo "$n (skein exited $rc after $(awk '{ print $4 }' "$TMP/$name.time")s; last output: $(tail -1 "$TMP/$name.out"))"
+		return 1
+	fi
+	echo "$n"
 }
 
 # median FORMAT: median of the numbers on stdin, printed with FORMAT; nothing for no input.
@@ -337,8 +342,19 @@ if [[ -n "$IDLE_USERS" ]]; then
 				[[ $n == 1 ]] && break
 				continue
 			fi
+			# No CSV means skein did not really run the test: its RSS would measure nothing.
+			if ! reqs=$(skein_requests "$TMP/${name}_stats.csv"); then
+				log "skein: failed: ${reqs#failed: } ($n users)"
+				MEM_LINES+=("| $n | — | — | failed: ${reqs#failed: } |")
+				MEM_VERDICT="FAIL (not measured)"
+				[[ $n == 1 ]] && break
+				continue
+			fi
+			elapsed=$(awk '{ print $4 }' "$TMP/$name.time")
+			if awk -v e="$elapsed" -v d="$IDLE_DURATION" 'BEGIN { exit !(e < d * 0.9) }'; then
+				log "warning: skein with $n users ended after ${elapsed}s of ${IDLE_DURATION}s"
+			fi
 			kb=$(max_rss_kb "$name")
-			reqs=$(skein_requests "$TMP/${name}_stats.csv") || reqs="?"
 			if [[ $n == 1 ]]; then
 				base_kb=$kb
 				MEM_LINES+=("| 1 (baseline) | $(awk -v k="$kb" 'BEGIN { printf "%.1f", k / 1024 }') | — | $reqs requests |")
