@@ -262,6 +262,9 @@ run_skein() {
 		echo "$n (skein exited $rc after $(awk '{ print $4 }' "$TMP/$name.time")s; last output: $(tail -1 "$TMP/$name.out"))"
 		return 1
 	fi
+	local failures
+	failures=$(awk -F, '$2 == "Aggregated" { print $4; exit }' "$TMP/${name}_stats.csv")
+	[[ "${failures:-0}" == 0 ]] || log "warning: skein counted $failures failures ($name)"
 	echo "$n"
 }
 

@@ -19,15 +19,16 @@ async fn main() -> Result<(), GooseError> {
         .execute()
         .await?;
 
-    let (requests, failures) = metrics
-        .requests
-        .values()
-        .fold((0usize, 0usize), |(ok, ko), aggregate| {
-            (
-                ok + aggregate.success_count + aggregate.fail_count,
-                ko + aggregate.fail_count,
-            )
-        });
+    let (requests, failures) =
+        metrics
+            .requests
+            .values()
+            .fold((0usize, 0usize), |(total, failed), aggregate| {
+                (
+                    total + aggregate.success_count + aggregate.fail_count,
+                    failed + aggregate.fail_count,
+                )
+            });
     println!(
         "goose-bench: requests={requests} failures={failures} duration_s={}",
         metrics.duration
