@@ -300,6 +300,12 @@ for round in $(seq 1 "$ROUNDS"); do
 			ROUND_LINES+=("| $round | $g | — | — | — | failed: ${result#failed: } |")
 			continue
 		}
+		if ((result == 0)); then
+			log "$g: failed: completed no requests (round $round)"
+			STATUS[$g]="completed no requests"
+			ROUND_LINES+=("| $round | $g | 0 | 0 | $(cpu_ms "$name") | failed: completed no requests |")
+			continue
+		fi
 		cpu=$(cpu_ms "$name")
 		rps=$(awk -v n="$result" -v d="$DURATION" 'BEGIN { printf "%.0f", n / d }')
 		per_k=$(awk -v c="$cpu" -v n="$result" 'BEGIN { printf "%.2f", c * 1000 / n }')
@@ -331,6 +337,8 @@ if [[ -n "$IDLE_USERS" ]]; then
 	else
 		base_kb=""
 		for n in 1 $IDLE_USERS; do
+			[[ "$n" =~ ^[0-9]+$ ]] || die "IDLE_USERS must be whole numbers, got '$n'"
+			if ((n <= 1)) && [[ -n "$base_kb" ]]; then continue; fi
 			name="idle-$n"
 			rate=$(((n + IDLE_RAMP_SECS - 1) / IDLE_RAMP_SECS))
 			log "memory: skein with $n ImageClassifierUser(s), -r $rate, ${IDLE_DURATION}s"
