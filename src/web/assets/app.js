@@ -182,6 +182,9 @@
     document.querySelectorAll("main > section.tab").forEach(function (s) {
       s.classList.toggle("active", s.id === "tab-" + name);
     });
+    if (window.history && window.history.replaceState) {
+      window.history.replaceState(null, "", "#" + name);
+    }
     if (name === "charts" && charts) {
       // uPlot measures its container; a hidden tab has width 0.
       [charts.rps, charts.rt, charts.users].forEach(function (c) { c.resize(); });
@@ -219,6 +222,8 @@
     });
 
     renderHeader();
+    var wanted = (window.location.hash || "").replace(/^#/, "");
+    if (wanted && $("tab-" + wanted) && !$("tab-button-" + wanted).hidden) selectTab(wanted);
     if (state === "ready") openForm(false);
     pollStats();
     pollSlow();

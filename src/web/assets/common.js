@@ -155,7 +155,7 @@
     this.el.innerHTML = "";
     this.plot = new uPlot({
       title: this.title, width: width, height: 260, series: series,
-      scales: { x: { time: true }, y: { range: function (u, min, max) { return [0, Math.max(1, max * 1.1)]; } } },
+      scales: { x: { time: true }, y: { range: function (u, min, max) { return [0, isFinite(max) && max > 0 ? max * 1.1 : 1]; } } },
       axes: [{}, { size: 60 }]
     }, [this.xs].concat(this.ys), this.el);
   };
