@@ -58,7 +58,17 @@ async fn serves_https_with_a_pem_pair() {
     let cert = dir.path().join("cert.pem");
     let key = dir.path().join("key.pem");
     let made = std::process::Command::new("openssl")
-        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost"])
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=localhost",
+        ])
         .arg("-keyout")
         .arg(&key)
         .arg("-out")
@@ -141,7 +151,12 @@ async fn demo_server() {
         ..WebOptions::default()
     };
     let app = router(Arc::new(FakeBackend::new()), opts);
-    serve(listener, app, None, tokio::time::sleep(Duration::from_secs(secs)))
-        .await
-        .unwrap();
+    serve(
+        listener,
+        app,
+        None,
+        tokio::time::sleep(Duration::from_secs(secs)),
+    )
+    .await
+    .unwrap();
 }

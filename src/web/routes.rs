@@ -132,7 +132,10 @@ async fn handle(st: &AppState, req: Request) -> Response {
         }
     }
 
-    let full_path = req.uri().path().to_string();
+    // WSGI hands Flask the percent-decoded path; routing sees `%2F` as `/` too.
+    let Some(full_path) = percent_decode(req.uri().path()) else {
+        return flask_error(StatusCode::NOT_FOUND, "Not Found", NOT_FOUND_DESC);
+    };
     let query = req.uri().query().unwrap_or("").to_string();
     let path = if st.base.is_empty() {
         full_path.as_str()
@@ -468,6 +471,25 @@ fn unauthorized() -> Response {
         &format!("Basic realm=\"{}\"", auth::REALM),
     );
     r
+}
+
+/// Decodes `%XX` escapes; `None` when an escape is malformed or the result is not UTF-8.
+fn percent_decode(path: &str) -> Option<String> {
+    let b = path.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            let hex = b.get(i + 1..i + 3)?;
+            let s = std::str::from_utf8(hex).ok()?;
+            out.push(u8::from_str_radix(s, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
 }
 
 fn html_escape(s: &str) -> String {

@@ -269,12 +269,20 @@ async fn reset_is_ok_text() {
 #[tokio::test]
 async fn not_found_is_flask_html() {
     let (app, _) = app();
+    assert_eq!(get(&app, "/stats%2Frequests").await.status, StatusCode::OK);
+    assert_eq!(
+        get(&app, "/assets/vendor%2FuPlot.min.css").await.status,
+        StatusCode::OK
+    );
     for uri in [
         "/nope",
         "/stats",
         "/assets/",
         "/assets/nope.js",
         "/stats/requests/",
+        "/%zz",
+        "/%ff",
+        "/assets/%2e%2e/Cargo.toml",
     ] {
         let r = get(&app, uri).await;
         assert_eq!(r.status, StatusCode::NOT_FOUND, "{uri}");

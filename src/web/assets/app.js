@@ -191,6 +191,20 @@
     }
   }
 
+  // ---- theme ---------------------------------------------------------------------------
+
+  function currentTheme() {
+    try { return window.localStorage.getItem("skein-theme") === "dark" ? "dark" : "light"; } catch (e) { return "light"; }
+  }
+
+  function applyTheme(theme) {
+    if (theme === "dark") document.documentElement.setAttribute("data-theme", "dark");
+    else document.documentElement.removeAttribute("data-theme");
+    $("view-report").setAttribute("href", "./stats/report?theme=" + theme);
+    $("download-report").setAttribute("href", "./stats/report?download=1&theme=" + theme);
+    if (charts) [charts.rps, charts.rt, charts.users].forEach(function (c) { c.build(); });
+  }
+
   // ---- boot ----------------------------------------------------------------------------
 
   function boot() {
@@ -199,6 +213,16 @@
     show($("tab-button-workers"), isDistributed);
     document.querySelectorAll("#tabs button").forEach(function (b) {
       b.addEventListener("click", function () { selectTab(b.getAttribute("data-tab")); });
+    });
+    applyTheme(currentTheme());
+    $("theme-button").addEventListener("click", function () {
+      var next = currentTheme() === "dark" ? "light" : "dark";
+      try { window.localStorage.setItem("skein-theme", next); } catch (e) { /* private mode */ }
+      var chartsTab = $("tab-charts");
+      var wasActive = chartsTab.classList.contains("active");
+      chartsTab.classList.add("active");
+      applyTheme(next);
+      if (!wasActive) chartsTab.classList.remove("active");
     });
     // Charts are built while their tab is visible so they get a real width.
     $("tab-charts").classList.add("active");

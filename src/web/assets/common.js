@@ -130,6 +130,16 @@
 
   var COLORS = ["#2e7d32", "#c62828", "#1565c0", "#ef6c00"];
 
+  // Axis colours follow the page theme (CSS variables), so charts read in dark mode too.
+  function axis(opts) {
+    var css = window.getComputedStyle ? getComputedStyle(document.documentElement) : null;
+    var fg = css ? css.getPropertyValue("--fg").trim() : "";
+    var line = css ? css.getPropertyValue("--line").trim() : "";
+    if (fg) opts.stroke = fg;
+    if (line) { opts.grid = { stroke: line, width: 1 }; opts.ticks = { stroke: line, width: 1 }; }
+    return opts;
+  }
+
   // A live-updatable chart: {push(ts, values[]), set(xs, ys[][]), el}
   function Chart(el, title, names, unit) {
     this.el = el;
@@ -152,11 +162,12 @@
         value: function (u, v) { return v === null || v === undefined ? "-" : (Math.round(v * 100) / 100) + unit; }
       });
     });
+    if (this.plot) { this.plot.destroy(); this.plot = null; }
     this.el.innerHTML = "";
     this.plot = new uPlot({
       title: this.title, width: width, height: 260, series: series,
       scales: { x: { time: true }, y: { range: function (u, min, max) { return [0, isFinite(max) && max > 0 ? max * 1.1 : 1]; } } },
-      axes: [{}, { size: 60 }]
+      axes: [axis({}), axis({ size: 60 })]
     }, [this.xs].concat(this.ys), this.el);
   };
   Chart.prototype.set = function (xs, ys) {
