@@ -10,6 +10,9 @@
   var charts = null;
   var lastStats = null;
   var editing = false;
+  // The first poll right after a start can still say "ready" (the engine ramps asynchronously);
+  // do not pop the start form back up during that window.
+  var suppressFormUntil = 0;
 
   function active(s) { return s === "spawning" || s === "running"; }
 
@@ -47,7 +50,7 @@
       charts.users.push(now, [s.user_count]);
     }
     renderHeader();
-    if (state === "ready" && !editing) openForm(false);
+    if (state === "ready" && !editing && Date.now() > suppressFormUntil) openForm(false);
     $("last-update").textContent = "updated " + new Date().toLocaleTimeString();
   }
 
@@ -157,6 +160,7 @@
         args.num_users = Number($("user_count").value);
         args.spawn_rate = Number($("spawn_rate").value);
         state = state === "running" ? "running" : "spawning";
+        suppressFormUntil = Date.now() + 6000;
         closeForm();
         renderHeader();
         selectTab("stats");
