@@ -1,0 +1,264 @@
+// skein web UI: the live page. Reads window.templateArgs (SPEC §4.4), polls the JSON API with
+// relative URLs (so --web-base-path works), and drives /swarm, /stop and /stats/reset.
+(function () {
+  "use strict";
+
+  var args = window.templateArgs || {};
+  var $ = function (id) { return document.getElementById(id); };
+  var state = args.state || "ready";
+  var isDistributed = !!args.is_distributed;
+  var charts = null;
+  var lastStats = null;
+  var editing = false;
+  // The first poll right after a start can still say "ready" (the engine ramps asynchronously);
+  // do not pop the start form back up during that window.
+  var suppressFormUntil = 0;
+
+  function active(s) { return s === "spawning" || s === "running"; }
+
+  function show(el, on) { if (el) el.hidden = !on; }
+
+  // ---- header --------------------------------------------------------------------------
+
+  function renderHeader() {
+    $("status-host").textContent = args.host || "";
+    $("status-state").textContent = state;
+    $("status-state").className = "state-" + state;
+    show($("status-workers-box"), isDistributed);
+    show($("new-button"), !active(state) && state !== "ready");
+    show($("edit-button"), active(state));
+    show($("stop-button"), active(state));
+  }
+
+  function applyStats(s) {
+    lastStats = s;
+    if (s.state) state = s.state;
+    $("status-users").textContent = s.user_count === undefined ? "0" : String(s.user_count);
+    if (s.worker_count !== undefined) $("status-workers").textContent = String(s.worker_count);
+    $("status-rps").textContent = SK.num(s.current_rps || 0, 1);
+    $("status-failures").textContent = SK.num((Number(s.fail_ratio) || 0) * 100, 0) + "%";
+    $("stats").innerHTML = SK.statsTable(s.stats);
+    $("failures").innerHTML = SK.failuresTable(s.errors);
+    var nErr = (s.errors || []).length;
+    $("failures-count").textContent = nErr ? String(nErr) : "";
+    if (isDistributed) renderWorkers(s.workers || []);
+    if (active(state) && charts) {
+      var now = Date.now() / 1000;
+      var p = s.current_response_time_percentiles || {};
+      charts.rps.push(now, [s.current_rps, s.current_fail_per_sec]);
+      charts.rt.push(now, [p["response_time_percentile_0.5"], p["response_time_percentile_0.95"]]);
+      charts.users.push(now, [s.user_count]);
+    }
+    renderHeader();
+    if (state === "ready" && !editing && Date.now() > suppressFormUntil) openForm(false);
+    $("last-update").textContent = "updated " + new Date().toLocaleTimeString();
+  }
+
+  function renderWorkers(workers) {
+    $("workers").innerHTML = SK.table("workers-table", [
+      { title: "Worker", key: "id" },
+      { title: "State", key: "state" },
+      { title: "# users", key: "user_count", cls: "n" },
+      { title: "CPU usage", key: "cpu_usage", cls: "n", fmt: function (v) { return SK.num(v, 1) + "%"; } },
+      { title: "Memory usage", key: "memory_usage", cls: "n", fmt: function (v) { return SK.num((Number(v) || 0) / 1048576, 1) + " MB"; } }
+    ], workers, "No workers connected");
+  }
+
+  // ---- polling -------------------------------------------------------------------------
+
+  function getJSON(url) {
+    return fetch(url, { cache: "no-store", credentials: "same-origin" }).then(function (r) {
+      if (!r.ok) throw new Error(url + ": HTTP " + r.status);
+      return r.json();
+    });
+  }
+
+  function pollStats() {
+    getJSON("./stats/requests").then(applyStats).catch(function (e) {
+      $("last-update").textContent = "connection problem: " + e.message;
+    });
+  }
+
+  function pollSlow() {
+    getJSON("./exceptions").then(function (d) {
+      var ex = d.exceptions || [];
+      $("exceptions").innerHTML = SK.exceptionsTable(ex);
+      $("exceptions-count").textContent = ex.length ? String(ex.length) : "";
+    }).catch(function () {});
+    getJSON("./tasks").then(function (d) { $("ratio").innerHTML = SK.ratios(d); }).catch(function () {});
+    getJSON("./logs").then(renderLogs).catch(function () {});
+  }
+
+  function renderLogs(d) {
+    var h = ['<h3>Master</h3><pre class="log" id="logs-master" data-testid="logs-master">'];
+    h.push(SK.esc((d.master || []).join("\n")));
+    h.push("</pre>");
+    var workers = d.workers || {};
+    Object.keys(workers).sort().forEach(function (id) {
+      h.push("<h3>" + SK.esc(id) + '</h3><pre class="log">' + SK.esc((workers[id] || []).join("\n")) + "</pre>");
+    });
+    $("logs").innerHTML = h.join("");
+  }
+
+  // ---- start / edit form ---------------------------------------------------------------
+
+  function fillClasses() {
+    var classes = args.available_user_classes || [];
+    var picker = !!args.show_userclass_picker;
+    show($("user-classes-box"), classes.length > 0);
+    $("user-classes").innerHTML = classes.map(function (c, i) {
+      return '<label class="check"><input type="checkbox" name="user_classes" id="user-class-' + i +
+        '" value="' + SK.esc(c) + '" checked' + (picker ? "" : " disabled") + "> " + SK.esc(c) + "</label>";
+    }).join("");
+    $("user-classes-hint").textContent = picker ? "" : "All classes run (start with --class-picker to choose).";
+  }
+
+  function openForm(isEdit) {
+    editing = isEdit;
+    $("form-title").textContent = isEdit ? "Edit running load test" : "Start new load test";
+    $("start-button").textContent = isEdit ? "Update" : "Start";
+    show($("cancel-button"), isEdit || state !== "ready");
+    var users = isEdit && lastStats ? lastStats.user_count : args.num_users;
+    if (!$("swarm-dialog").hidden) return;
+    $("user_count").value = users === null || users === undefined ? 1 : users;
+    $("spawn_rate").value = args.spawn_rate === null || args.spawn_rate === undefined ? 1 : args.spawn_rate;
+    $("host").value = args.host || "";
+    $("run_time").value = args.run_time || "";
+    $("profile").value = args.profile || "";
+    show($("form-error"), false);
+    show($("swarm-dialog"), true);
+  }
+
+  function closeForm() {
+    editing = false;
+    show($("swarm-dialog"), false);
+  }
+
+  function submitForm(ev) {
+    ev.preventDefault();
+    var body = new URLSearchParams();
+    body.append("user_count", $("user_count").value);
+    body.append("spawn_rate", $("spawn_rate").value);
+    body.append("host", $("host").value);
+    if ($("run_time").value) body.append("run_time", $("run_time").value);
+    if ($("profile").value) body.append("profile", $("profile").value);
+    if (args.show_userclass_picker) {
+      document.querySelectorAll("#user-classes input:checked").forEach(function (el) {
+        body.append("user_classes", el.value);
+      });
+    }
+    $("start-button").disabled = true;
+    fetch("./swarm", { method: "POST", body: body, credentials: "same-origin" })
+      .then(function (r) { return r.json(); })
+      .then(function (res) {
+        if (!res.success) {
+          $("form-error").textContent = res.message || "Failed to start";
+          show($("form-error"), true);
+          return;
+        }
+        args.host = res.host === null || res.host === undefined ? args.host : res.host;
+        args.num_users = Number($("user_count").value);
+        args.spawn_rate = Number($("spawn_rate").value);
+        state = state === "running" ? "running" : "spawning";
+        suppressFormUntil = Date.now() + 6000;
+        closeForm();
+        renderHeader();
+        selectTab("stats");
+        setTimeout(pollStats, 300);
+      })
+      .catch(function (e) {
+        $("form-error").textContent = "Request failed: " + e.message;
+        show($("form-error"), true);
+      })
+      .then(function () { $("start-button").disabled = false; });
+  }
+
+  function post(url) {
+    return fetch(url, { method: "POST", credentials: "same-origin" });
+  }
+
+  // ---- tabs ----------------------------------------------------------------------------
+
+  function selectTab(name) {
+    document.querySelectorAll("#tabs button").forEach(function (b) {
+      b.classList.toggle("active", b.getAttribute("data-tab") === name);
+    });
+    document.querySelectorAll("main > section.tab").forEach(function (s) {
+      s.classList.toggle("active", s.id === "tab-" + name);
+    });
+    if (window.history && window.history.replaceState) {
+      window.history.replaceState(null, "", "#" + name);
+    }
+    if (name === "charts" && charts) {
+      // uPlot measures its container; a hidden tab has width 0.
+      [charts.rps, charts.rt, charts.users].forEach(function (c) { c.resize(); });
+    }
+  }
+
+  // ---- theme ---------------------------------------------------------------------------
+
+  function currentTheme() {
+    try { return window.localStorage.getItem("skein-theme") === "dark" ? "dark" : "light"; } catch (e) { return "light"; }
+  }
+
+  function applyTheme(theme) {
+    if (theme === "dark") document.documentElement.setAttribute("data-theme", "dark");
+    else document.documentElement.removeAttribute("data-theme");
+    $("view-report").setAttribute("href", "./stats/report?theme=" + theme);
+    $("download-report").setAttribute("href", "./stats/report?download=1&theme=" + theme);
+    if (charts) [charts.rps, charts.rt, charts.users].forEach(function (c) { c.build(); });
+  }
+
+  // ---- boot ----------------------------------------------------------------------------
+
+  function boot() {
+    $("version").textContent = "skein" + (args.version ? " (Locust API " + args.version + ")" : "");
+    show($("download-full-history-item"), !!args.stats_history_enabled);
+    show($("tab-button-workers"), isDistributed);
+    document.querySelectorAll("#tabs button").forEach(function (b) {
+      b.addEventListener("click", function () { selectTab(b.getAttribute("data-tab")); });
+    });
+    applyTheme(currentTheme());
+    $("theme-button").addEventListener("click", function () {
+      var next = currentTheme() === "dark" ? "light" : "dark";
+      try { window.localStorage.setItem("skein-theme", next); } catch (e) { /* private mode */ }
+      var chartsTab = $("tab-charts");
+      var wasActive = chartsTab.classList.contains("active");
+      chartsTab.classList.add("active");
+      applyTheme(next);
+      if (!wasActive) chartsTab.classList.remove("active");
+    });
+    // Charts are built while their tab is visible so they get a real width.
+    $("tab-charts").classList.add("active");
+    charts = SK.makeCharts("chart-");
+    SK.seedCharts(charts, args.history);
+    $("tab-charts").classList.remove("active");
+
+    fillClasses();
+    $("start-form").addEventListener("submit", submitForm);
+    $("cancel-button").addEventListener("click", closeForm);
+    $("new-button").addEventListener("click", function () { openForm(false); });
+    $("edit-button").addEventListener("click", function () { openForm(true); });
+    $("stop-button").addEventListener("click", function () {
+      post("./stop").then(function () { state = "stopped"; renderHeader(); setTimeout(pollStats, 300); });
+    });
+    $("reset-button").addEventListener("click", function () {
+      post("./stats/reset").then(function () { setTimeout(pollStats, 100); pollSlow(); });
+    });
+    window.addEventListener("resize", function () {
+      if ($("tab-charts").classList.contains("active")) selectTab("charts");
+    });
+
+    renderHeader();
+    var wanted = (window.location.hash || "").replace(/^#/, "");
+    if (wanted && $("tab-" + wanted) && !$("tab-button-" + wanted).hidden) selectTab(wanted);
+    if (state === "ready") openForm(false);
+    pollStats();
+    pollSlow();
+    setInterval(pollStats, 2000);
+    setInterval(function () { if (active(state)) pollSlow(); }, 5000);
+  }
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", boot);
+  else boot();
+})();
