@@ -9,8 +9,12 @@ use std::io::Write;
 use anyhow::{Context, Result};
 use tokio_util::sync::CancellationToken;
 
+use std::time::Duration;
+
 use crate::classifier;
 use crate::config::Settings;
+use crate::controller::{self, Controller, RunInfo};
+use crate::web::{self, WebOptions};
 use crate::engine::{self, wall_clock, RunnerHandle, RunnerSetup, SessionFactory};
 use crate::logging::LogBuffer;
 use crate::output::{self, CsvFiles};
@@ -140,10 +144,15 @@ pub async fn run_headless(run: Run, shutdown: CancellationToken) -> Result<i32> 
     finish(&run).await
 }
 
-/// The final summary, `--json`, and the exit code (Locust's `shutdown`).
+/// The final summary, `--json`, `--html`, and the exit code (Locust's `shutdown`).
 pub async fn finish(run: &Run) -> Result<i32> {
     let s = &run.settings;
     let snap = run.hub.snapshot().await.context("statistics hub ended early")?;
+    if let Some(template) = &s.web.html {
+        let path = html_path(template, s);
+        let args = controller::report_args(&snap, &run.runner.status(), run.runner.classes(), Some(&run.host));
+        write_file(&path, &web::render_report(&args)).with_context(|| format!("cannot write the HTML report {path}"))?;
+    }
     let json = report::json::entries_json(&snap.stats);
     if let Some(path) = &s.json_file {
         let mut p = path.clone().into_os_string();
@@ -176,14 +185,118 @@ pub async fn main(settings: Settings, shutdown: CancellationToken) -> Result<i32
         print!("{}", list_classes());
         return Ok(0);
     }
-    if !settings.headless {
-        return Err(exit(
-            EXIT_STARTUP,
-            "skein has no web UI yet: only headless runs exist so far. Run with --headless (e.g. skein --headless -u 50 -r 10 -t 30s)",
-        ));
-    }
     let run = Run::setup(settings, logs).await?;
-    run_headless(run, shutdown).await
+    if run.settings.headless {
+        run_headless(run, shutdown).await
+    } else {
+        run_web(run, shutdown).await
+    }
+}
+
+/// With the web UI: serve it, start when asked (or at once with `--autostart`), stop at `-t`,
+/// quit on a signal or `--autoquit`.
+pub async fn run_web(run: Run, shutdown: CancellationToken) -> Result<i32> {
+    let s = &run.settings;
+    let stop_outputs = CancellationToken::new();
+    let csv_history_path = match &s.csv_prefix {
+        Some(prefix) if s.csv_full_history => Some(std::path::PathBuf::from(format!("{prefix}_stats_history.csv"))),
+        _ => None,
+    };
+    let csv = match &s.csv_prefix {
+        Some(prefix) => Some(output::spawn_csv_writer(
+            CsvFiles::create(prefix, s.csv_full_history)?,
+            run.hub.clone(),
+            run.runner.subscribe(),
+            stop_outputs.clone(),
+        )),
+        None => None,
+    };
+    let console = s.web.print_stats.then(|| output::spawn_console(run.hub.clone(), stop_outputs.clone(), s.json));
+    let history = output::spawn_history(run.hub.clone(), run.runner.subscribe(), stop_outputs.clone());
+    let controller = Controller::new(
+        run.runner.clone(),
+        run.hub.clone(),
+        run.logs.clone(),
+        RunInfo { num_users: s.users, spawn_rate: s.spawn_rate, run_time: s.run_time, csv_history_path },
+    );
+    let options = WebOptions {
+        base_path: s.web.base_path.clone(),
+        auth: s.web.auth.clone(),
+        stats_history_enabled: s.csv_full_history && s.csv_prefix.is_some(),
+        class_picker: true,
+        ..WebOptions::default()
+    };
+    let router = web::router(controller.clone(), options);
+    let host = s.web.bind_host();
+    let bind = if host.contains(':') { format!("[{host}]:{}", s.web.port) } else { format!("{host}:{}", s.web.port) };
+    let listener = tokio::net::TcpListener::bind(&bind)
+        .await
+        .map_err(|e| exit(EXIT_STARTUP, format!("cannot start the web UI on {bind}: {e}")))?;
+    let addr = listener.local_addr().context("web UI address")?;
+    let scheme = if s.web.tls.is_some() { "https" } else { "http" };
+    tracing::info!("Starting web interface at {scheme}://{addr}{}", s.web.base_path);
+    if let Some(warning) = web::exposure_warning(addr, s.web.auth.is_some()) {
+        tracing::warn!("{warning}");
+    }
+    let web_stop = CancellationToken::new();
+    let server = tokio::spawn(web::serve(listener, router, s.web.tls.clone(), web_stop.clone().cancelled_owned()));
+
+    if s.web.autostart {
+        run.runner
+            .start(s.users.unwrap_or(1), s.spawn_rate.unwrap_or(1.0), None, None)
+            .await
+            .map_err(|e| exit(EXIT_STARTUP, e))?;
+        if let Some(t) = s.run_time {
+            let (runner, quit, autoquit) = (run.runner.clone(), shutdown.clone(), s.web.autoquit);
+            tokio::spawn(async move {
+                tokio::time::sleep(t).await;
+                tracing::info!("--run-time limit reached, stopping test");
+                runner.stop().await;
+                if let Some(after) = autoquit {
+                    tracing::info!("--autoquit time reached, shutting down");
+                    tokio::time::sleep(Duration::from_secs(after)).await;
+                    quit.cancel();
+                }
+            });
+        }
+    }
+    let server_result = tokio::select! {
+        _ = shutdown.cancelled() => None,
+        r = &mut Box::pin(server) => Some(r),
+    };
+    tracing::info!("Shutting down");
+    run.runner.stop().await;
+    stop_outputs.cancel();
+    web_stop.cancel();
+    if let Some(csv) = csv {
+        csv.await.context("CSV writer task")??;
+    }
+    if let Some(console) = console {
+        let _ = console.await;
+    }
+    let _ = history.await;
+    if let Some(r) = server_result {
+        r.context("web server task")?.context("web server")?;
+    }
+    finish(&run).await
+}
+
+/// `--html FILE` with Locust's `{u}`, `{r}` and `{t}` (ints when whole).
+fn html_path(template: &str, s: &Settings) -> String {
+    let num = |x: f64| if x.fract() == 0.0 { format!("{}", x as i64) } else { format!("{x}") };
+    template
+        .replace("{u}", &s.users.unwrap_or(1).to_string())
+        .replace("{r}", &num(s.spawn_rate.unwrap_or(1.0)))
+        .replace("{t}", &s.run_time.map(|t| t.as_secs()).unwrap_or(0).to_string())
+}
+
+fn write_file(path: &str, content: &str) -> std::io::Result<()> {
+    if let Some(parent) = std::path::Path::new(path).parent() {
+        if !parent.as_os_str().is_empty() {
+            std::fs::create_dir_all(parent)?;
+        }
+    }
+    std::fs::write(path, content)
 }
 
 /// Cancels `token` on Ctrl-C or SIGTERM (Locust runs the same shutdown for both).

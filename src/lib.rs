@@ -5,6 +5,7 @@
 pub mod app;
 pub mod classifier;
 pub mod config;
+pub mod controller;
 pub mod engine;
 pub mod logging;
 pub mod output;

@@ -8,11 +8,13 @@ use skein::config::{self, Command};
 use tokio_util::sync::CancellationToken;
 
 fn main() -> ExitCode {
-    let env: BTreeMap<String, String> = std::env::vars().collect();
+    // vars() would panic on a non-UTF-8 variable; such variables are not ours anyway.
+    let env: BTreeMap<String, String> =
+        std::env::vars_os().filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?))).collect();
     let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
     let cwd = std::env::current_dir().unwrap_or_else(|_| ".".into());
     let settings = match config::load(std::env::args_os().collect(), &env, home.as_deref(), &cwd) {
-        Ok(Command::Run(settings)) => *settings,
+        Ok(Command::Run(settings)) => settings,
         Ok(Command::PrintHelp(text)) | Ok(Command::PrintVersion(text)) => {
             print!("{text}");
             return ExitCode::SUCCESS;
