@@ -137,15 +137,23 @@ async fn read_form(multipart: Result<Multipart, MultipartRejection>) -> Result<F
     }
 }
 
+/// The rest of the body is left unread, so the connection cannot carry another request; hyper
+/// closes it, and `Connection: close` tells the client not to pool it (tested: a request after a
+/// 413 on the same client succeeds).
 fn multipart_error(e: MultipartError) -> Response {
-    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+    let mut response = if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
         too_large()
     } else {
         detail(
             StatusCode::BAD_REQUEST,
             "There was an error parsing the body",
         )
-    }
+    };
+    response.headers_mut().insert(
+        axum::http::header::CONNECTION,
+        axum::http::HeaderValue::from_static("close"),
+    );
+    response
 }
 
 fn too_large() -> Response {

@@ -347,8 +347,16 @@ async fn oversized_upload_over_loopback_gets_413_not_a_reset() {
         assert_eq!(response.status().as_u16(), 413, "size {size}");
         let body: Value = response.json().await.unwrap();
         assert!(body["detail"].as_str().unwrap().contains("too large"));
+        // The same client's next request must not land on the half-read connection.
+        let next = client
+            .get(format!("{}/api/v1/health", server.base_url()))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("request after a 413 failed: {e:?}"));
+        assert_eq!(next.status().as_u16(), 200);
     }
     assert_eq!(server.counters.get("/api/v1/classify", "POST", 413), 2);
+    assert_eq!(server.counters.get("/api/v1/health", "GET", 200), 2);
 }
 
 #[tokio::test]
