@@ -126,9 +126,10 @@ pub async fn invalid_top_k(user: &mut GooseUser) -> TransactionResult {
 /// The 4000×4000 JPEG: a service may classify it (200) or refuse it (400, 413); a 5xx or a
 /// timeout is a failure. The reference classifier classifies it (it is under 10 MB).
 pub async fn large_image(user: &mut GooseUser) -> TransactionResult {
+    let image = images::huge_jpeg_async().await;
     Request::post(CLASSIFY)
         .name("/api/v1/classify [large image]")
-        .multipart(classify_form(images::huge_jpeg(), 5))
+        .multipart(classify_form(image, 5))
         .expect_status(&[200, 400, 413])
         .timeout(LARGE_IMAGE_TIMEOUT)
         .send(user)

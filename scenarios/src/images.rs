@@ -3,7 +3,7 @@
 //! and no user ever copies one).
 
 use std::io::Cursor;
-use std::sync::LazyLock;
+use std::sync::{LazyLock, OnceLock};
 
 use image::codecs::jpeg::JpegEncoder;
 use image::ExtendedColorType;
@@ -18,8 +18,8 @@ pub const LARGE_SIDE: u32 = 4000;
 static SMALL: LazyLock<Vec<u8>> = LazyLock::new(|| random_jpeg(224, 1));
 static MEDIUM: LazyLock<Vec<u8>> = LazyLock::new(|| random_jpeg(256, 2));
 static LARGE: LazyLock<Vec<u8>> = LazyLock::new(|| random_jpeg(512, 3));
-static HUGE: LazyLock<Vec<u8>> =
-    LazyLock::new(|| noisy_gradient_jpeg(LARGE_SIDE, 4, HUGE_NOISE_AMPLITUDE));
+/// A `OnceLock` rather than a `LazyLock` so async callers can ask whether it is built yet.
+static HUGE: OnceLock<Vec<u8>> = OnceLock::new();
 
 /// Uniform noise of full amplitude does not compress: a 4000×4000 one is about 25 MB at
 /// quality 85, over the service's 10 MB limit. Noise of this amplitude over a gradient is
@@ -42,7 +42,21 @@ pub fn jpeg(side: u32) -> &'static [u8] {
 /// 1 MB, under the service's 10 MB limit), so the reference classifier decodes it (a 16
 /// megapixel decode and downsize) and answers 200.
 pub fn huge_jpeg() -> &'static [u8] {
-    &HUGE
+    HUGE.get_or_init(|| noisy_gradient_jpeg(LARGE_SIDE, 4, HUGE_NOISE_AMPLITUDE))
+}
+
+/// [`huge_jpeg`] from async code: building it takes a second or more of CPU, so the first
+/// call builds it on a blocking thread rather than stalling the runtime's worker (and every
+/// user scheduled on it).
+pub async fn huge_jpeg_async() -> &'static [u8] {
+    if let Some(bytes) = HUGE.get() {
+        return bytes;
+    }
+    match tokio::task::spawn_blocking(huge_jpeg).await {
+        Ok(bytes) => bytes,
+        // Only a panic while encoding gets here; building inline reports it the same way.
+        Err(_) => huge_jpeg(),
+    }
 }
 
 /// A `side`×`side` JPEG of uniformly random pixels. Seeded so every process, and so every

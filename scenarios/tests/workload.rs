@@ -190,12 +190,17 @@ async fn stub() -> (String, tokio::task::JoinHandle<()>) {
     let app = axum::Router::new()
         .route(
             "/api/v1/classify",
-            post(|| async { Json(serde_json::json!({ "predictions": [] })) }),
+            // Reads the upload: a server that answers without reading it closes the connection,
+            // and the client's next request on it would fail for that reason instead.
+            post(|_body: axum::body::Bytes| async {
+                Json(serde_json::json!({ "predictions": [] }))
+            }),
         )
         .route(
             "/api/v1/health",
             get(|| async { (axum::http::StatusCode::SERVICE_UNAVAILABLE, "down") }),
-        );
+        )
+        .layer(axum::extract::DefaultBodyLimit::disable());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let task = tokio::spawn(async move {

@@ -31,6 +31,10 @@ pub use routes::{BODY_LIMIT_BYTES, MAX_UPLOAD_BYTES, ROUTES, UNMATCHED_ROUTE};
 pub struct ClassifierState {
     pub counters: Counters,
     pub(crate) model: Arc<ModelInfo>,
+    /// Bounds the decodes running at once, as a real service's worker pool does: beyond it,
+    /// requests queue (latency grows with load) instead of each holding a decoded image in
+    /// memory on its own blocking thread.
+    pub(crate) decode_slots: Arc<tokio::sync::Semaphore>,
 }
 
 impl ClassifierState {
@@ -39,9 +43,11 @@ impl ClassifierState {
     }
 
     pub fn with_counters(counters: Counters) -> Self {
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
         ClassifierState {
             counters,
             model: Arc::new(ModelInfo::get()),
+            decode_slots: Arc::new(tokio::sync::Semaphore::new(cpus * 2)),
         }
     }
 }

@@ -137,15 +137,23 @@ async fn read_form(multipart: Result<Multipart, MultipartRejection>) -> Result<F
     }
 }
 
+/// The rest of the body is left unread, so the connection cannot carry another request; hyper
+/// closes it, and `Connection: close` tells the client not to pool it (tested: a request after a
+/// 413 on the same client succeeds).
 fn multipart_error(e: MultipartError) -> Response {
-    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+    let mut response = if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
         too_large()
     } else {
         detail(
             StatusCode::BAD_REQUEST,
             "There was an error parsing the body",
         )
-    }
+    };
+    response.headers_mut().insert(
+        axum::http::header::CONNECTION,
+        axum::http::HeaderValue::from_static("close"),
+    );
+    response
 }
 
 fn too_large() -> Response {
@@ -158,8 +166,9 @@ fn too_large() -> Response {
     )
 }
 
-/// Validates the form the way FastAPI/pydantic would, collecting every error.
-fn validate(form: &Form) -> Result<usize, Response> {
+/// Validates the form the way FastAPI/pydantic would, collecting every error (in the
+/// `detail` list of a 422).
+fn validate(form: &Form) -> Result<usize, Vec<Value>> {
     let mut errors = Vec::new();
     if form.file.is_none() {
         errors.push(json!({
@@ -207,11 +216,7 @@ fn validate(form: &Form) -> Result<usize, Response> {
     match top_k {
         // k is within MIN_TOP_K..=MAX_TOP_K here, so the cast is exact.
         Some(k) if errors.is_empty() => Ok(k as usize),
-        _ => Err((
-            StatusCode::UNPROCESSABLE_ENTITY,
-            Json(json!({ "detail": errors })),
-        )
-            .into_response()),
+        _ => Err(errors),
     }
 }
 
@@ -226,7 +231,13 @@ async fn classify(
     };
     let top_k = match validate(&form) {
         Ok(k) => k,
-        Err(response) => return response,
+        Err(errors) => {
+            return (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Json(json!({ "detail": errors })),
+            )
+                .into_response()
+        }
     };
     let Some(file) = form.file else {
         return detail(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error");
@@ -234,8 +245,16 @@ async fn classify(
     if file.len() > MAX_UPLOAD_BYTES {
         return too_large();
     }
+    let Ok(slot) = state.decode_slots.clone().acquire_owned().await else {
+        return detail(StatusCode::SERVICE_UNAVAILABLE, "Service shutting down");
+    };
     // Decoding is CPU work: keep it off the async workers so the service stays responsive.
-    let outcome = tokio::task::spawn_blocking(move || model::classify(&file, top_k)).await;
+    let outcome = tokio::task::spawn_blocking(move || {
+        let predictions = model::classify(&file, top_k);
+        drop(slot);
+        predictions
+    })
+    .await;
     match outcome {
         Ok(Ok(predictions)) => Json(json!({
             "predictions": predictions,

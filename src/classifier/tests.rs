@@ -325,3 +325,76 @@ async fn serves_over_loopback_and_stops() {
         .await
         .is_err());
 }
+
+#[tokio::test]
+async fn oversized_upload_over_loopback_gets_413_not_a_reset() {
+    let server = spawn_local().await.unwrap();
+    let client = reqwest::Client::new();
+    for size in [MAX_UPLOAD_BYTES + 1, 3 * MAX_UPLOAD_BYTES] {
+        let form = reqwest::multipart::Form::new()
+            .part(
+                "file",
+                reqwest::multipart::Part::bytes(vec![0x5A_u8; size]).file_name("big.jpg"),
+            )
+            .text("top_k", "5");
+        let response = client
+            .post(format!("{}/api/v1/classify", server.base_url()))
+            .multipart(form)
+            .timeout(std::time::Duration::from_secs(30))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("size {size}: no response: {e:?}"));
+        assert_eq!(response.status().as_u16(), 413, "size {size}");
+        let body: Value = response.json().await.unwrap();
+        assert!(body["detail"].as_str().unwrap().contains("too large"));
+        // The same client's next request must not land on the half-read connection.
+        let next = client
+            .get(format!("{}/api/v1/health", server.base_url()))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("request after a 413 failed: {e:?}"));
+        assert_eq!(next.status().as_u16(), 200);
+    }
+    assert_eq!(server.counters.get("/api/v1/classify", "POST", 413), 2);
+    assert_eq!(server.counters.get("/api/v1/health", "GET", 200), 2);
+}
+
+#[tokio::test]
+async fn wrong_method_names_allowed_methods() {
+    let state = ClassifierState::new();
+    let response = router(state)
+        .oneshot(
+            Request::get("/api/v1/classify")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+    let allow = response
+        .headers()
+        .get(header::ALLOW)
+        .map(|v| v.to_str().unwrap().to_string());
+    assert_eq!(allow.as_deref(), Some("POST"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_classifications_queue_and_all_succeed() {
+    let state = ClassifierState::new();
+    let image = jpeg(128, 5);
+    let requests = (0..24).map(|_| send(&state, classify_request(&[Part::File("file", &image)])));
+    let results = tokio::time::timeout(
+        std::time::Duration::from_secs(60),
+        futures::future::join_all(requests),
+    )
+    .await
+    .expect("all classifications finish");
+    assert!(results.iter().all(|(s, _)| *s == StatusCode::OK));
+    assert!(results
+        .iter()
+        .all(|(_, b)| b["predictions"] == results[0].1["predictions"]));
+    assert_eq!(state.counters.get("/api/v1/classify", "POST", 200), 24);
+    // Every decode slot is free again.
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    assert_eq!(state.decode_slots.available_permits(), cpus * 2);
+}
