@@ -6,12 +6,14 @@ use serde_json::Value;
 use crate::stats::pyfmt::float_repr;
 use crate::stats::RequestStats;
 
-/// The serialized entries (no `Aggregated`, insertion order) as `json.dumps(..., indent=4)`,
-/// without a trailing newline. Unlike Locust, serializing does not reset the entries.
+/// The serialized entries that have requests or failures (no `Aggregated`, insertion order,
+/// as the worker report Locust reuses for it) as `json.dumps(..., indent=4)`, without a
+/// trailing newline. Unlike Locust, serializing does not reset the entries.
 pub fn entries_json(stats: &RequestStats) -> String {
     let list: Vec<Value> = stats
         .entries_in_order()
         .iter()
+        .filter(|e| e.num_requests > 0 || e.num_failures > 0)
         .map(|e| e.serialize().to_value())
         .collect();
     dumps(&Value::Array(list), Some(4))
@@ -168,6 +170,12 @@ mod tests {
         // Not reset by serializing.
         assert_eq!(s.get("/b", "GET").expect("entry").num_requests, 1);
         assert_eq!(entries_json(&RequestStats::new(0.0)), "[]");
+        // Entries emptied by a reset are left out.
+        s.reset_all(1_795_808_292.0);
+        s.log_request("GET", "/a", Some(1.0), 0, 1_795_808_293.0);
+        let v: Value = serde_json::from_str(&entries_json(&s)).expect("parses");
+        assert_eq!(v.as_array().expect("list").len(), 1);
+        assert_eq!(v[0]["name"], "/a");
     }
 
     #[test]

@@ -181,3 +181,33 @@ fn percentile_labels() {
         .collect();
     assert_eq!(labels, want);
 }
+
+#[test]
+fn history_samples_have_the_shapes_we_write() {
+    for f in [
+        "run1_stats_history.csv",
+        "run2_fullhistory_stats_history.csv",
+        "fakeworker_run_stats_history.csv",
+    ] {
+        let text = sample(f);
+        assert!(text.contains("\r\n"), "{f} uses CRLF");
+        for row in lines(&text).iter().skip(1) {
+            let cols: Vec<&str> = row.split(',').collect();
+            assert_eq!(cols.len(), 24, "{f}: {row}");
+            cols[0].parse::<i64>().expect("timestamp");
+            for c in &cols[4..6] {
+                let x: f64 = c.parse().expect("rate");
+                assert_eq!(crate::stats::pyfmt::fmt_2f(x), *c, "{f}: {row}");
+            }
+            for c in &cols[6..17] {
+                assert!(*c == "N/A" || c.parse::<i64>().is_ok(), "{f}: {c}");
+            }
+            for c in &cols[19..] {
+                let x: f64 = c.parse().expect("number");
+                if c.contains('.') {
+                    assert_eq!(crate::stats::pyfmt::float_repr(x), *c, "{f}");
+                }
+            }
+        }
+    }
+}
