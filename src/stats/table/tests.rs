@@ -229,3 +229,30 @@ fn serialize_extend_round_trip() {
     // An entry from a worker joins the master's cache.
     assert!(me.uses_cache());
 }
+
+/// Rough throughput of `log()`; run with `--ignored --nocapture`.
+#[test]
+#[ignore]
+fn log_throughput() {
+    let names: Vec<&'static str> = vec!["/", "/item.html", "/missing", "/api/a", "/api/b"];
+    let mut s = RequestStats::new(T0);
+    let n = 1_000_000;
+    let started = std::time::Instant::now();
+    for i in 0..n {
+        let name = names[i % names.len()];
+        let failure = (i % 10 == 0).then(|| Failure::Status {
+            code: 404,
+            reason: "Not Found".into(),
+            url: name.into(),
+        });
+        s.log(&rec(
+            name,
+            Some((i % 997) as f64 * 1.37),
+            failure,
+            T0 + i as f64 / 20_000.0,
+        ));
+    }
+    let el = started.elapsed();
+    println!("{n} logs in {el:?} ({:.0}/s)", n as f64 / el.as_secs_f64());
+    assert_eq!(s.total().num_requests, n as u64);
+}
