@@ -1,1 +1,8 @@
-//! (in progress)
+//! Locust's text outputs built from the statistics, as strings or JSON values (no IO):
+//! the CSV files ([`csv`]), the console tables ([`console`]), `--json` ([`json`]) and the
+//! statistics bodies of the web API ([`web`]).
+
+pub mod console;
+pub mod csv;
+pub mod json;
+pub mod web;

@@ -1,3 +1,4 @@
+<<<<<<< HEAD
 //! (placeholder until the stats module lands)
 use skein_api::RequestRecord;
 #[derive(Clone, Default)]
@@ -6,3 +7,32 @@ impl RequestStats { pub fn new(_now: f64) -> Self { Self::default() } pub fn log
 #[derive(Clone, Default)]
 pub struct Exceptions;
 impl Exceptions { pub fn add(&mut self, _m: &str, _t: &str, _n: &str) {} pub fn clear(&mut self) {} }
+=======
+//! Locust-compatible request statistics, as pure code (time is always a parameter).
+//!
+//! [`RequestStats`] owns the entries by `(name, method)`, the `Aggregated` total and the
+//! failures table; [`StatsEntry`] is one row with Locust's derived metrics; [`Exceptions`] is the
+//! table of errors raised by user code. [`pyfmt`] renders numbers and strings as Python does,
+//! which every Locust output depends on. Entries and errors serialize to Locust's wire form
+//! ([`SerializedEntry`], [`StatsError`]) and merge back with `extend`, for the distributed mode.
+
+pub mod counts;
+pub mod entry;
+pub mod errors;
+pub mod pyfmt;
+pub mod table;
+
+#[cfg(test)]
+pub(crate) mod testdata;
+
+pub use counts::{bucket, percentile, Counts};
+pub use entry::{
+    SerializedEntry, Span, StatsEntry, PERCENTILES_TO_CHART, PERCENTILES_TO_REPORT,
+    PERCENTILES_TO_STATISTICS,
+};
+pub use errors::{
+    error_display, error_key, failure_text, parse_error, ExceptionRow, Exceptions, StatsError,
+};
+pub use pyfmt::PyNum;
+pub use table::{ErrorMap, RequestStats, StatsReport, AGGREGATED};
+>>>>>>> stats
