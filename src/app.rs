@@ -5,7 +5,6 @@
 
 use std::io::Write;
 
-
 use anyhow::{Context, Result};
 use tokio_util::sync::CancellationToken;
 
@@ -14,11 +13,11 @@ use std::time::Duration;
 use crate::classifier;
 use crate::config::Settings;
 use crate::controller::{self, Controller, RunInfo};
-use crate::web::{self, WebOptions};
 use crate::engine::{self, wall_clock, RunnerHandle, RunnerSetup, SessionFactory};
 use crate::logging::LogBuffer;
 use crate::output::{self, CsvFiles};
 use crate::report;
+use crate::web::{self, WebOptions};
 
 /// Exit code for startup errors (unknown user class, nothing to run…), as Locust.
 pub const EXIT_STARTUP: i32 = 1;
@@ -32,14 +31,22 @@ pub struct Exit {
 }
 
 fn exit(code: i32, message: impl Into<String>) -> anyhow::Error {
-    Exit { code, message: message.into() }.into()
+    Exit {
+        code,
+        message: message.into(),
+    }
+    .into()
 }
 
 /// `-l/--list`: the class names, as Locust prints them.
 pub fn list_classes() -> String {
     let mut out = String::from("Available Users:\n");
     for c in skein_scenarios::catalogue() {
-        let note = if c.named_only { "  (runs only when named)" } else { "" };
+        let note = if c.named_only {
+            "  (runs only when named)"
+        } else {
+            ""
+        };
         out.push_str(&format!("    {}{}\n", c.name(), note));
     }
     out
@@ -66,16 +73,28 @@ impl Run {
             settings.tags.as_deref(),
             settings.exclude_tags.as_deref(),
         )
-        .map_err(|unknown| exit(EXIT_STARTUP, format!("Unknown User(s): {}", unknown.join(", "))))?;
+        .map_err(|unknown| {
+            exit(
+                EXIT_STARTUP,
+                format!("Unknown User(s): {}", unknown.join(", ")),
+            )
+        })?;
         if classes.is_empty() {
-            return Err(exit(EXIT_STARTUP, "No user class has a task left to run (check -T/--tags and -E/--exclude-tags)"));
+            return Err(exit(
+                EXIT_STARTUP,
+                "No user class has a task left to run (check -T/--tags and -E/--exclude-tags)",
+            ));
         }
         let (host, local) = match &settings.host {
             Some(h) => (h.trim_end_matches('/').to_string(), None),
             None => {
-                let local = classifier::spawn_local().await.context("could not start the reference classifier service")?;
+                let local = classifier::spawn_local()
+                    .await
+                    .context("could not start the reference classifier service")?;
                 let host = format!("http://{}", local.addr);
-                tracing::info!("No --host given: started the reference classifier service on {host}");
+                tracing::info!(
+                    "No --host given: started the reference classifier service on {host}"
+                );
                 (host, Some(local))
             }
         };
@@ -90,7 +109,15 @@ impl Run {
             hub: hub.clone(),
             sessions,
         });
-        Ok(Run { settings, runner, hub, host, logs, started_at, _classifier: local })
+        Ok(Run {
+            settings,
+            runner,
+            hub,
+            host,
+            logs,
+            started_at,
+            _classifier: local,
+        })
     }
 }
 
@@ -108,8 +135,13 @@ pub async fn run_headless(run: Run, shutdown: CancellationToken) -> Result<i32> 
         None => None,
     };
     let tables_to_stderr = s.json;
-    let console = (!s.only_summary).then(|| output::spawn_console(run.hub.clone(), stop_outputs.clone(), tables_to_stderr));
-    let history = output::spawn_history(run.hub.clone(), run.runner.subscribe(), stop_outputs.clone());
+    let console = (!s.only_summary)
+        .then(|| output::spawn_console(run.hub.clone(), stop_outputs.clone(), tables_to_stderr));
+    let history = output::spawn_history(
+        run.hub.clone(),
+        run.runner.subscribe(),
+        stop_outputs.clone(),
+    );
 
     let users = s.users.unwrap_or(1);
     let rate = s.spawn_rate.unwrap_or(1.0);
@@ -147,17 +179,28 @@ pub async fn run_headless(run: Run, shutdown: CancellationToken) -> Result<i32> 
 /// The final summary, `--json`, `--html`, and the exit code (Locust's `shutdown`).
 pub async fn finish(run: &Run) -> Result<i32> {
     let s = &run.settings;
-    let snap = run.hub.snapshot().await.context("statistics hub ended early")?;
+    let snap = run
+        .hub
+        .snapshot()
+        .await
+        .context("statistics hub ended early")?;
     if let Some(template) = &s.web.html {
         let path = html_path(template, s);
-        let args = controller::report_args(&snap, &run.runner.status(), run.runner.classes(), Some(&run.host));
-        write_file(&path, &web::render_report(&args)).with_context(|| format!("cannot write the HTML report {path}"))?;
+        let args = controller::report_args(
+            &snap,
+            &run.runner.status(),
+            run.runner.classes(),
+            Some(&run.host),
+        );
+        write_file(&path, &web::render_report(&args))
+            .with_context(|| format!("cannot write the HTML report {path}"))?;
     }
     let json = report::json::entries_json(&snap.stats);
     if let Some(path) = &s.json_file {
         let mut p = path.clone().into_os_string();
         p.push(".json");
-        std::fs::write(&p, &json).with_context(|| format!("cannot write {}", p.to_string_lossy()))?;
+        std::fs::write(&p, &json)
+            .with_context(|| format!("cannot write {}", p.to_string_lossy()))?;
     } else {
         let summary = format!(
             "{}\n{}\n{}",
@@ -185,6 +228,9 @@ pub async fn main(settings: Settings, shutdown: CancellationToken) -> Result<i32
         print!("{}", list_classes());
         return Ok(0);
     }
+    if let Some(f) = &settings.locustfile {
+        tracing::warn!("-f/--locustfile {f} is ignored: skein's user classes are compiled in (see scenarios/ and -l)");
+    }
     let run = Run::setup(settings, logs).await?;
     if run.settings.headless {
         run_headless(run, shutdown).await
@@ -199,7 +245,9 @@ pub async fn run_web(run: Run, shutdown: CancellationToken) -> Result<i32> {
     let s = &run.settings;
     let stop_outputs = CancellationToken::new();
     let csv_history_path = match &s.csv_prefix {
-        Some(prefix) if s.csv_full_history => Some(std::path::PathBuf::from(format!("{prefix}_stats_history.csv"))),
+        Some(prefix) if s.csv_full_history => Some(std::path::PathBuf::from(format!(
+            "{prefix}_stats_history.csv"
+        ))),
         _ => None,
     };
     let csv = match &s.csv_prefix {
@@ -211,13 +259,25 @@ pub async fn run_web(run: Run, shutdown: CancellationToken) -> Result<i32> {
         )),
         None => None,
     };
-    let console = s.web.print_stats.then(|| output::spawn_console(run.hub.clone(), stop_outputs.clone(), s.json));
-    let history = output::spawn_history(run.hub.clone(), run.runner.subscribe(), stop_outputs.clone());
+    let console = s
+        .web
+        .print_stats
+        .then(|| output::spawn_console(run.hub.clone(), stop_outputs.clone(), s.json));
+    let history = output::spawn_history(
+        run.hub.clone(),
+        run.runner.subscribe(),
+        stop_outputs.clone(),
+    );
     let controller = Controller::new(
         run.runner.clone(),
         run.hub.clone(),
         run.logs.clone(),
-        RunInfo { num_users: s.users, spawn_rate: s.spawn_rate, run_time: s.run_time, csv_history_path },
+        RunInfo {
+            num_users: s.users,
+            spawn_rate: s.spawn_rate,
+            run_time: s.run_time,
+            csv_history_path,
+        },
     );
     let options = WebOptions {
         base_path: s.web.base_path.clone(),
@@ -228,22 +288,42 @@ pub async fn run_web(run: Run, shutdown: CancellationToken) -> Result<i32> {
     };
     let router = web::router(controller.clone(), options);
     let host = s.web.bind_host();
-    let bind = if host.contains(':') { format!("[{host}]:{}", s.web.port) } else { format!("{host}:{}", s.web.port) };
-    let listener = tokio::net::TcpListener::bind(&bind)
-        .await
-        .map_err(|e| exit(EXIT_STARTUP, format!("cannot start the web UI on {bind}: {e}")))?;
+    let bind = if host.contains(':') {
+        format!("[{host}]:{}", s.web.port)
+    } else {
+        format!("{host}:{}", s.web.port)
+    };
+    let listener = tokio::net::TcpListener::bind(&bind).await.map_err(|e| {
+        exit(
+            EXIT_STARTUP,
+            format!("cannot start the web UI on {bind}: {e}"),
+        )
+    })?;
     let addr = listener.local_addr().context("web UI address")?;
     let scheme = if s.web.tls.is_some() { "https" } else { "http" };
-    tracing::info!("Starting web interface at {scheme}://{addr}{}", s.web.base_path);
+    tracing::info!(
+        "Starting web interface at {scheme}://{addr}{}",
+        s.web.base_path
+    );
     if let Some(warning) = web::exposure_warning(addr, s.web.auth.is_some()) {
         tracing::warn!("{warning}");
     }
     let web_stop = CancellationToken::new();
-    let server = tokio::spawn(web::serve(listener, router, s.web.tls.clone(), web_stop.clone().cancelled_owned()));
+    let server = tokio::spawn(web::serve(
+        listener,
+        router,
+        s.web.tls.clone(),
+        web_stop.clone().cancelled_owned(),
+    ));
 
     if s.web.autostart {
         run.runner
-            .start(s.users.unwrap_or(1), s.spawn_rate.unwrap_or(1.0), None, None)
+            .start(
+                s.users.unwrap_or(1),
+                s.spawn_rate.unwrap_or(1.0),
+                None,
+                None,
+            )
             .await
             .map_err(|e| exit(EXIT_STARTUP, e))?;
         if let Some(t) = s.run_time {
@@ -283,11 +363,20 @@ pub async fn run_web(run: Run, shutdown: CancellationToken) -> Result<i32> {
 
 /// `--html FILE` with Locust's `{u}`, `{r}` and `{t}` (ints when whole).
 fn html_path(template: &str, s: &Settings) -> String {
-    let num = |x: f64| if x.fract() == 0.0 { format!("{}", x as i64) } else { format!("{x}") };
+    let num = |x: f64| {
+        if x.fract() == 0.0 {
+            format!("{}", x as i64)
+        } else {
+            format!("{x}")
+        }
+    };
     template
         .replace("{u}", &s.users.unwrap_or(1).to_string())
         .replace("{r}", &num(s.spawn_rate.unwrap_or(1.0)))
-        .replace("{t}", &s.run_time.map(|t| t.as_secs()).unwrap_or(0).to_string())
+        .replace(
+            "{t}",
+            &s.run_time.map(|t| t.as_secs()).unwrap_or(0).to_string(),
+        )
 }
 
 fn write_file(path: &str, content: &str) -> std::io::Result<()> {
@@ -305,14 +394,15 @@ pub fn on_signals(token: CancellationToken) {
         let ctrl_c = tokio::signal::ctrl_c();
         #[cfg(unix)]
         {
-            let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(t) => t,
-                Err(_) => {
-                    let _ = ctrl_c.await;
-                    token.cancel();
-                    return;
-                }
-            };
+            let mut term =
+                match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                    Ok(t) => t,
+                    Err(_) => {
+                        let _ = ctrl_c.await;
+                        token.cancel();
+                        return;
+                    }
+                };
             tokio::select! {
                 _ = ctrl_c => {}
                 _ = term.recv() => {}
@@ -323,4 +413,3 @@ pub fn on_signals(token: CancellationToken) {
         token.cancel();
     });
 }
-

@@ -104,6 +104,11 @@ pub struct RawArgs {
     #[arg(short = 'l', long, help_heading = COMMON)]
     pub list: bool,
 
+    /// Accepted for Locust compatibility and ignored: skein's user classes are compiled in
+    /// (the scenarios/ crate), so a locustfile.py has nothing to add
+    #[arg(short = 'f', long, value_name = "LOCUSTFILE", help_heading = COMMON)]
+    pub locustfile: Option<String>,
+
     /// Config file path (read after ~/.locust.conf, ./locust.conf and ./pyproject.toml)
     #[arg(long, value_name = "FILE", help_heading = COMMON)]
     pub config: Option<PathBuf>,
@@ -312,6 +317,12 @@ pub(crate) const SOURCES: &[Source] = &[
     ),
     src("html_file", "html", Some("LOCUST_HTML"), Kind::Value),
     src("json", "json", None, Kind::Flag),
+    src(
+        "locustfile",
+        "locustfile",
+        Some("LOCUST_LOCUSTFILE"),
+        Kind::Value,
+    ),
     src("json_file", "json-file", None, Kind::Value),
     src("loglevel", "loglevel", Some("LOCUST_LOGLEVEL"), Kind::Value),
     src("logfile", "logfile", Some("LOCUST_LOGFILE"), Kind::Value),

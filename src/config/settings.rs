@@ -74,6 +74,8 @@ pub struct Settings {
     pub web_host_raw: String,
     /// `--autoquit` exactly as given (-1 by default), for `parsed_options`.
     pub autoquit_raw: i64,
+    /// `-f/--locustfile`, accepted so Locust command lines and config files work; not used.
+    pub locustfile: Option<String>,
 }
 
 impl Default for Settings {
@@ -147,6 +149,7 @@ impl Settings {
             tags: raw.tags,
             exclude_tags: raw.exclude_tags,
             user_classes,
+            locustfile: raw.locustfile,
             web,
             config: raw.config,
             web_host_raw,

@@ -827,3 +827,30 @@ fn empty_argv_still_applies_config() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn locust_command_lines_with_a_locustfile_still_parse() {
+    // Existing Locust invocations and locust.conf files name a locustfile; skein accepts and ignores it.
+    assert_eq!(
+        run(&["-f", "locustfile.py", "--headless"])
+            .locustfile
+            .as_deref(),
+        Some("locustfile.py")
+    );
+    let d = Dirs::new();
+    d.write_cwd(
+        "locust.conf",
+        "locustfile = tests/locustfile.py\nusers = 2\n",
+    );
+    let s = d.settings(&[], &[]);
+    assert_eq!(
+        (s.locustfile.as_deref(), s.users),
+        (Some("tests/locustfile.py"), Some(2))
+    );
+    assert_eq!(
+        d.settings(&[], &[("LOCUST_LOCUSTFILE", "a.py")])
+            .locustfile
+            .as_deref(),
+        Some("a.py")
+    );
+}
