@@ -11,7 +11,9 @@ use serde_json::{json, Map, Value};
 use tokio_util::sync::CancellationToken;
 
 use crate::engine::hub::HistoryPoint;
-use crate::engine::{wall_clock, ClassPlan, HubHandle, RunState, RunnerHandle, RunnerStatus, Snapshot};
+use crate::engine::{
+    wall_clock, ClassPlan, HubHandle, RunState, RunnerHandle, RunnerStatus, Snapshot,
+};
 use crate::logging::LogBuffer;
 use crate::report;
 use crate::stats::{RequestStats, StatsEntry};
@@ -40,7 +42,13 @@ pub struct Controller {
 
 impl Controller {
     pub fn new(runner: RunnerHandle, hub: HubHandle, logs: LogBuffer, info: RunInfo) -> Arc<Self> {
-        Arc::new(Controller { runner, hub, logs, info, run_timer: Mutex::new(None) })
+        Arc::new(Controller {
+            runner,
+            hub,
+            logs,
+            info,
+            run_timer: Mutex::new(None),
+        })
     }
 
     fn replace_timer(&self, new: Option<CancellationToken>) {
@@ -55,7 +63,11 @@ impl Controller {
     async fn snapshot(&self) -> Snapshot {
         match self.hub.snapshot().await {
             Some(s) => s,
-            None => Snapshot { stats: RequestStats::new(wall_clock()), exceptions: Default::default(), history: Vec::new() },
+            None => Snapshot {
+                stats: RequestStats::new(wall_clock()),
+                exceptions: Default::default(),
+                history: Vec::new(),
+            },
         }
     }
 }
@@ -134,8 +146,16 @@ pub fn duration_words(seconds: u64) -> String {
 fn percentile_row(e: &StatsEntry) -> Value {
     let mut row = Map::new();
     for p in REPORT_PERCENTILES {
-        let key = if p == 1.0 { "1.0".to_string() } else { format!("{p}") };
-        let v = if e.num_requests == 0 { Value::from(0) } else { Value::from(e.percentile(p)) };
+        let key = if p == 1.0 {
+            "1.0".to_string()
+        } else {
+            format!("{p}")
+        };
+        let v = if e.num_requests == 0 {
+            Value::from(0)
+        } else {
+            Value::from(e.percentile(p))
+        };
         row.insert(key, v);
     }
     row.insert("method".into(), Value::from(e.method.clone()));
@@ -144,14 +164,28 @@ fn percentile_row(e: &StatsEntry) -> Value {
 }
 
 /// The data of the HTML report (SPEC §3.8), from one snapshot.
-pub fn report_args(snap: &Snapshot, status: &RunnerStatus, classes: &[Arc<ClassPlan>], host: Option<&str>) -> Value {
+pub fn report_args(
+    snap: &Snapshot,
+    status: &RunnerStatus,
+    classes: &[Arc<ClassPlan>],
+    host: Option<&str>,
+) -> Value {
     let stats = &snap.stats;
     let total = stats.total();
     let start = total.start_time;
     let end = total.last_request_timestamp.unwrap_or(start).max(start);
-    let mut requests: Vec<Value> = stats.entries().into_iter().map(|e| report::web::entry_dict(stats, e)).collect();
+    let mut requests: Vec<Value> = stats
+        .entries()
+        .into_iter()
+        .map(|e| report::web::entry_dict(stats, e))
+        .collect();
     requests.push(report::web::entry_dict(stats, total));
-    let mut percentiles: Vec<Value> = stats.entries().into_iter().filter(|e| e.num_requests > 0).map(percentile_row).collect();
+    let mut percentiles: Vec<Value> = stats
+        .entries()
+        .into_iter()
+        .filter(|e| e.num_requests > 0)
+        .map(percentile_row)
+        .collect();
     percentiles.push(percentile_row(total));
     let failures: Vec<Value> = stats
         .errors()
@@ -166,7 +200,12 @@ pub fn report_args(snap: &Snapshot, status: &RunnerStatus, classes: &[Arc<ClassP
     let exceptions = report::web::exceptions(&snap.exceptions)["exceptions"].clone();
     let mut history = history_json(&snap.history);
     // Locust adds a last point at the end time when the last sample is older.
-    if snap.history.last().is_none_or(|p| p.time.floor() < end.floor()) && total.num_requests > 0 {
+    if snap
+        .history
+        .last()
+        .is_none_or(|p| p.time.floor() < end.floor())
+        && total.num_requests > 0
+    {
         let last = HistoryPoint::sample(stats, end, status.user_count);
         if let (Value::Array(items), Value::Array(extra)) = (&mut history, history_json(&[last])) {
             items.extend(extra);
@@ -195,7 +234,14 @@ pub fn report_args(snap: &Snapshot, status: &RunnerStatus, classes: &[Arc<ClassP
 impl web::Backend for Controller {
     fn swarm(&self, req: SwarmRequest) -> BoxFuture<'_, Result<(), String>> {
         Box::pin(async move {
-            self.runner.start(req.user_count, req.spawn_rate, req.host.clone(), req.user_classes.clone()).await?;
+            self.runner
+                .start(
+                    req.user_count,
+                    req.spawn_rate,
+                    req.host.clone(),
+                    req.user_classes.clone(),
+                )
+                .await?;
             let timer = req.run_time.map(|t| {
                 let token = CancellationToken::new();
                 let (runner, cancel) = (self.runner.clone(), token.clone());
@@ -230,7 +276,13 @@ impl web::Backend for Controller {
         Box::pin(async move {
             let snap = self.snapshot().await;
             let st = self.runner.status();
-            report::web::stats_requests(&snap.stats, wall_clock(), st.state.as_str(), st.user_count, None)
+            report::web::stats_requests(
+                &snap.stats,
+                wall_clock(),
+                st.state.as_str(),
+                st.user_count,
+                None,
+            )
         })
     }
 
@@ -290,7 +342,12 @@ impl web::Backend for Controller {
                         .tasks
                         .iter()
                         .enumerate()
-                        .flat_map(|(i, t)| std::iter::repeat_n(crate::engine::class::task_name(t, i), t.weight.max(1)))
+                        .flat_map(|(i, t)| {
+                            std::iter::repeat_n(
+                                crate::engine::class::task_name(t, i),
+                                t.weight.max(1),
+                            )
+                        })
                         .collect();
                     (c.name.as_str(), list)
                 })

@@ -21,7 +21,10 @@ pub struct LogBuffer {
 
 impl LogBuffer {
     pub fn lines(&self) -> Vec<String> {
-        self.lines.lock().map(|l| l.iter().cloned().collect()).unwrap_or_default()
+        self.lines
+            .lock()
+            .map(|l| l.iter().cloned().collect())
+            .unwrap_or_default()
     }
 
     fn push(&self, line: String) {
@@ -77,7 +80,11 @@ impl<S: Subscriber> Layer<S> for LocustFormat {
         let meta = event.metadata();
         // Our own crates log at the chosen level; dependencies only their warnings and errors.
         let ours = meta.target().starts_with("skein");
-        let limit = if ours { self.max_level } else { self.max_level.min(Level::WARN) };
+        let limit = if ours {
+            self.max_level
+        } else {
+            self.max_level.min(Level::WARN)
+        };
         if *meta.level() > limit {
             return;
         }
@@ -85,7 +92,12 @@ impl<S: Subscriber> Layer<S> for LocustFormat {
         event.record(&mut msg);
         let now = chrono::Local::now().format("%Y-%m-%d %H:%M:%S,%3f");
         let target = meta.target().replace("::", ".");
-        let line = format!("[{now}] {}/{}/{target}: {}", self.host, level_name(meta.level()), msg.0);
+        let line = format!(
+            "[{now}] {}/{}/{target}: {}",
+            self.host,
+            level_name(meta.level()),
+            msg.0
+        );
         if let Ok(mut out) = self.out.lock() {
             let _ = writeln!(out, "{line}");
             let _ = out.flush();
@@ -97,11 +109,21 @@ impl<S: Subscriber> Layer<S> for LocustFormat {
 /// Installs the global logger. `logfile` replaces stderr, as Locust's `--logfile` does.
 pub fn init(level: Level, logfile: Option<&std::path::Path>) -> std::io::Result<LogBuffer> {
     let out: Box<dyn Write + Send> = match logfile {
-        Some(p) => Box::new(std::fs::OpenOptions::new().create(true).append(true).open(p)?),
+        Some(p) => Box::new(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(p)?,
+        ),
         None => Box::new(std::io::stderr()),
     };
     let buffer = LogBuffer::default();
-    let layer = LocustFormat { host: short_hostname(), max_level: level, out: Mutex::new(out), buffer: buffer.clone() };
+    let layer = LocustFormat {
+        host: short_hostname(),
+        max_level: level,
+        out: Mutex::new(out),
+        buffer: buffer.clone(),
+    };
     let subscriber = tracing_subscriber::registry().with(layer);
     // A second init (tests) keeps the first logger.
     let _ = tracing::subscriber::set_global_default(subscriber);

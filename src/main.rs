@@ -9,8 +9,9 @@ use tokio_util::sync::CancellationToken;
 
 fn main() -> ExitCode {
     // vars() would panic on a non-UTF-8 variable; such variables are not ours anyway.
-    let env: BTreeMap<String, String> =
-        std::env::vars_os().filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?))).collect();
+    let env: BTreeMap<String, String> = std::env::vars_os()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+        .collect();
     let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
     let cwd = std::env::current_dir().unwrap_or_else(|_| ".".into());
     let settings = match config::load(std::env::args_os().collect(), &env, home.as_deref(), &cwd) {
@@ -24,7 +25,10 @@ fn main() -> ExitCode {
             return code(e.exit_code());
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("skein: error: cannot start the async runtime: {e}");

@@ -42,7 +42,10 @@ impl CsvFiles {
     pub fn create(prefix: &str, full_history: bool) -> Result<Self, CsvError> {
         if let Some(parent) = Path::new(prefix).parent() {
             if !parent.as_os_str().is_empty() {
-                fs::create_dir_all(parent).map_err(|source| CsvError { path: parent.to_path_buf(), source })?;
+                fs::create_dir_all(parent).map_err(|source| CsvError {
+                    path: parent.to_path_buf(),
+                    source,
+                })?;
             }
         }
         let files = CsvFiles {
@@ -54,16 +57,28 @@ impl CsvFiles {
         let empty = crate::stats::RequestStats::new(wall_clock());
         files.rewrite("stats", &report::csv::stats_csv(&empty))?;
         files.rewrite("failures", &report::csv::failures_csv(&empty))?;
-        files.rewrite("exceptions", &report::csv::exceptions_csv(&crate::stats::Exceptions::default()))?;
+        files.rewrite(
+            "exceptions",
+            &report::csv::exceptions_csv(&crate::stats::Exceptions::default()),
+        )?;
         let mut files = files;
         let header = report::csv::history_header();
-        files.history.write_all(header.as_bytes()).map_err(|e| files.err("stats_history", e))?;
-        files.history.flush().map_err(|e| files.err("stats_history", e))?;
+        files
+            .history
+            .write_all(header.as_bytes())
+            .map_err(|e| files.err("stats_history", e))?;
+        files
+            .history
+            .flush()
+            .map_err(|e| files.err("stats_history", e))?;
         Ok(files)
     }
 
     fn err(&self, kind: &str, source: io::Error) -> CsvError {
-        CsvError { path: path(&self.prefix, kind), source }
+        CsvError {
+            path: path(&self.prefix, kind),
+            source,
+        }
     }
 
     fn rewrite(&self, kind: &str, content: &str) -> Result<(), CsvError> {
@@ -77,15 +92,27 @@ impl CsvFiles {
     }
 
     /// One tick: rewrite the stats, failures and exceptions files, append the history rows.
-    pub fn tick(&mut self, snap: &Snapshot, now: f64, user_count: u64, force_flush: bool) -> Result<(), CsvError> {
+    pub fn tick(
+        &mut self,
+        snap: &Snapshot,
+        now: f64,
+        user_count: u64,
+        force_flush: bool,
+    ) -> Result<(), CsvError> {
         self.rewrite("stats", &report::csv::stats_csv(&snap.stats))?;
         self.rewrite("failures", &report::csv::failures_csv(&snap.stats))?;
         self.rewrite("exceptions", &report::csv::exceptions_csv(&snap.exceptions))?;
         let rows = report::csv::history_rows(&snap.stats, now, user_count, self.full_history);
-        self.history.write_all(rows.as_bytes()).map_err(|e| self.err("stats_history", e))?;
-        let due = self.last_flush.is_none_or(|t| t.elapsed() >= FLUSH_INTERVAL);
+        self.history
+            .write_all(rows.as_bytes())
+            .map_err(|e| self.err("stats_history", e))?;
+        let due = self
+            .last_flush
+            .is_none_or(|t| t.elapsed() >= FLUSH_INTERVAL);
         if due || force_flush {
-            self.history.flush().map_err(|e| self.err("stats_history", e))?;
+            self.history
+                .flush()
+                .map_err(|e| self.err("stats_history", e))?;
             self.last_flush = Some(std::time::Instant::now());
         }
         Ok(())
@@ -104,7 +131,10 @@ fn path(prefix: &str, kind: &str) -> PathBuf {
 fn open(p: &Path, truncate: bool) -> Result<File, CsvError> {
     let mut o = OpenOptions::new();
     o.create(true).write(true).truncate(truncate);
-    o.open(p).map_err(|source| CsvError { path: p.to_path_buf(), source })
+    o.open(p).map_err(|source| CsvError {
+        path: p.to_path_buf(),
+        source,
+    })
 }
 
 /// Writes the CSV files every second until `stop`, then once more from the final statistics.
@@ -122,7 +152,9 @@ pub fn spawn_csv_writer(
                 _ = ticker.tick() => false,
                 _ = stop.cancelled() => true,
             };
-            let Some(snap) = hub.snapshot().await else { return Ok(()) };
+            let Some(snap) = hub.snapshot().await else {
+                return Ok(());
+            };
             let users = status.borrow().user_count;
             files.tick(&snap, wall_clock(), users, last)?;
             if last {
@@ -142,7 +174,9 @@ pub fn spawn_console(hub: HubHandle, stop: CancellationToken, to_stderr: bool) -
                 _ = ticker.tick() => {}
                 _ = stop.cancelled() => return,
             }
-            let Some(snap) = hub.snapshot().await else { return };
+            let Some(snap) = hub.snapshot().await else {
+                return;
+            };
             let table = report::console::stats_table(&snap.stats, true);
             print_block(&table, to_stderr);
         }
@@ -161,7 +195,11 @@ pub fn print_block(text: &str, to_stderr: bool) {
 }
 
 /// Samples the chart history every 5 s while users run (Locust's `stats.history`).
-pub fn spawn_history(hub: HubHandle, status: watch::Receiver<RunnerStatus>, stop: CancellationToken) -> JoinHandle<()> {
+pub fn spawn_history(
+    hub: HubHandle,
+    status: watch::Receiver<RunnerStatus>,
+    stop: CancellationToken,
+) -> JoinHandle<()> {
     tokio::spawn(async move {
         let mut ticker = tokio::time::interval(HISTORY_INTERVAL);
         loop {

@@ -8,7 +8,13 @@ pub fn shared_path(rel: &str) -> Option<PathBuf> {
     if let Ok(dir) = std::env::var("SKEIN_SHARED") {
         candidates.push(PathBuf::from(dir));
     }
-    candidates.push(PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared")));
+    candidates.push(PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../shared"
+    )));
     candidates.push(PathBuf::from("/work/shared"));
-    candidates.into_iter().map(|d| d.join(rel)).find(|p| p.exists())
+    candidates
+        .into_iter()
+        .map(|d| d.join(rel))
+        .find(|p| p.exists())
 }

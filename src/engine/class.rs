@@ -37,7 +37,12 @@ pub fn task_name(t: &Transaction, i: usize) -> String {
 impl ClassPlan {
     /// Applies `-T/--tags` and `-E/--exclude-tags` as Locust does: with tags, only tagged tasks
     /// carrying one of them remain; excluded tags remove tasks. `None` when no task remains.
-    pub fn new(class: &UserClass, index: usize, tags: Option<&[String]>, exclude: Option<&[String]>) -> Option<Self> {
+    pub fn new(
+        class: &UserClass,
+        index: usize,
+        tags: Option<&[String]>,
+        exclude: Option<&[String]>,
+    ) -> Option<Self> {
         let keep = |t: &Transaction| {
             let name = t.name.name_for_transaction();
             let mut own = class.tags_of(name);
@@ -122,7 +127,10 @@ impl ClassPlan {
     }
 
     pub fn class_weight(&self) -> ClassWeight {
-        ClassWeight { name: self.name.clone(), weight: self.weight }
+        ClassWeight {
+            name: self.name.clone(),
+            weight: self.weight,
+        }
     }
 }
 
@@ -134,15 +142,24 @@ pub fn select_classes(
     tags: Option<&[String]>,
     exclude: Option<&[String]>,
 ) -> Result<Vec<Arc<ClassPlan>>, Vec<String>> {
-    let unknown: Vec<String> =
-        named.iter().filter(|n| !catalogue.iter().any(|c| c.name() == n.as_str())).cloned().collect();
+    let unknown: Vec<String> = named
+        .iter()
+        .filter(|n| !catalogue.iter().any(|c| c.name() == n.as_str()))
+        .cloned()
+        .collect();
     if !unknown.is_empty() {
         return Err(unknown);
     }
     Ok(catalogue
         .iter()
         .enumerate()
-        .filter(|(_, c)| if named.is_empty() { !c.named_only } else { named.iter().any(|n| n == c.name()) })
+        .filter(|(_, c)| {
+            if named.is_empty() {
+                !c.named_only
+            } else {
+                named.iter().any(|n| n == c.name())
+            }
+        })
         .filter_map(|(i, c)| ClassPlan::new(c, i, tags, exclude))
         .map(Arc::new)
         .collect())
@@ -190,7 +207,9 @@ mod tests {
 
     #[test]
     fn unknown_classes_are_named() {
-        let err = select_classes(&[class()], &["Nope".into()], None, None).err().unwrap();
+        let err = select_classes(&[class()], &["Nope".into()], None, None)
+            .err()
+            .unwrap();
         assert_eq!(err, vec!["Nope".to_string()]);
     }
 }

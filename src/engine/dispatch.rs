@@ -128,7 +128,12 @@ impl Dispatcher {
         let workers = sort_workers(worker_ids);
         let users = workers
             .iter()
-            .map(|w| (w.clone(), classes.iter().map(|c| (c.name.clone(), 0)).collect()))
+            .map(|w| {
+                (
+                    w.clone(),
+                    classes.iter().map(|c| (c.name.clone(), 0)).collect(),
+                )
+            })
             .collect();
         Dispatcher {
             user_gen: KlGenerator::new(&classes),
@@ -186,17 +191,26 @@ impl Dispatcher {
         if current < self.target {
             let goal = (current + self.per_iteration).min(self.target);
             for _ in current..goal {
-                let Some(class) = self.user_gen.next() else { break };
+                let Some(class) = self.user_gen.next() else {
+                    break;
+                };
                 let worker = self.workers[self.next_worker % self.workers.len()].clone();
                 self.next_worker = (self.next_worker + 1) % self.workers.len();
-                *self.users.entry(worker.clone()).or_default().entry(class.clone()).or_insert(0) += 1;
+                *self
+                    .users
+                    .entry(worker.clone())
+                    .or_default()
+                    .entry(class.clone())
+                    .or_insert(0) += 1;
                 self.active.push((worker, class));
             }
         } else {
             let goal = current.saturating_sub(self.per_iteration).max(self.target);
             let mut count = current;
             while count > goal {
-                let Some((worker, class)) = self.active.pop() else { break };
+                let Some((worker, class)) = self.active.pop() else {
+                    break;
+                };
                 if let Some(n) = self.users.get_mut(&worker).and_then(|c| c.get_mut(&class)) {
                     *n -= 1;
                 }
@@ -245,8 +259,14 @@ mod tests {
     #[test]
     fn kl_generator_interleaves_by_weight() {
         let classes = vec![
-            ClassWeight { name: "A".into(), weight: 5.0 },
-            ClassWeight { name: "B".into(), weight: 1.0 },
+            ClassWeight {
+                name: "A".into(),
+                weight: 5.0,
+            },
+            ClassWeight {
+                name: "B".into(),
+                weight: 1.0,
+            },
         ];
         // Locust's docstring says AAABAAAAABAA, but its generator yields this (see the vectors).
         let seq: String = KlGenerator::new(&classes).take(12).collect();
@@ -267,13 +287,24 @@ mod tests {
                     (("A", 5.0), ("B", 1.0))
                 };
                 let classes = [
-                    ClassWeight { name: a.0.into(), weight: a.1 },
-                    ClassWeight { name: b.0.into(), weight: b.1 },
+                    ClassWeight {
+                        name: a.0.into(),
+                        weight: a.1,
+                    },
+                    ClassWeight {
+                        name: b.0.into(),
+                        weight: b.1,
+                    },
                 ];
                 let got: Vec<String> = KlGenerator::new(&classes).take(12).collect();
                 let want: Vec<String> = match sequence {
                     Value::String(s) => s.chars().map(|c| c.to_string()).collect(),
-                    other => other.as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()).collect(),
+                    other => other
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|v| v.as_str().unwrap().to_string())
+                        .collect(),
                 };
                 let got: Vec<String> = if matches!(sequence, Value::String(_)) {
                     got.iter().map(|n| n[..1].to_string()).collect()
@@ -288,14 +319,26 @@ mod tests {
                 .as_array()
                 .unwrap()
                 .iter()
-                .map(|c| ClassWeight { name: c["name"].as_str().unwrap().into(), weight: c["weight"].as_f64().unwrap() })
+                .map(|c| ClassWeight {
+                    name: c["name"].as_str().unwrap().into(),
+                    weight: c["weight"].as_f64().unwrap(),
+                })
                 .collect();
             // Fixed-count classes are not part of skein's user classes yet.
-            if case["user_classes"].as_array().unwrap().iter().any(|c| c["fixed_count"].as_u64() != Some(0)) {
+            if case["user_classes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|c| c["fixed_count"].as_u64() != Some(0))
+            {
                 continue;
             }
-            let workers: Vec<String> =
-                case["worker_ids_in"].as_array().unwrap().iter().map(|w| w.as_str().unwrap().to_string()).collect();
+            let workers: Vec<String> = case["worker_ids_in"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|w| w.as_str().unwrap().to_string())
+                .collect();
             let mut d = Dispatcher::new(&workers, &classes);
             let expected_order: Vec<String> = case["worker_order_after_sort"]
                 .as_array()
@@ -305,15 +348,25 @@ mod tests {
                 .collect();
             assert_eq!(d.workers(), expected_order.as_slice(), "{}", case["case"]);
             for step in case["steps"].as_array().unwrap() {
-                d.new_dispatch(step["target_user_count"].as_u64().unwrap(), step["spawn_rate"].as_f64().unwrap());
-                assert_eq!(d.wait_between(), step["wait_between_dispatch_s"].as_f64().unwrap());
+                d.new_dispatch(
+                    step["target_user_count"].as_u64().unwrap(),
+                    step["spawn_rate"].as_f64().unwrap(),
+                );
+                assert_eq!(
+                    d.wait_between(),
+                    step["wait_between_dispatch_s"].as_f64().unwrap()
+                );
                 for expected in step["iterations"].as_array().unwrap() {
                     let got = d.next_iteration().expect("an iteration");
                     let got = serde_json::to_value(&got).unwrap();
                     assert_eq!(&got, expected, "{}", case["case"]);
                     checked += 1;
                 }
-                assert!(d.next_iteration().is_none(), "{}: ramp should be over", case["case"]);
+                assert!(
+                    d.next_iteration().is_none(),
+                    "{}: ramp should be over",
+                    case["case"]
+                );
             }
         }
         assert!(checked > 5, "too few iterations checked: {checked}");
@@ -322,8 +375,14 @@ mod tests {
     #[test]
     fn distribute_splits_exactly() {
         let classes = vec![
-            ClassWeight { name: "HighLoadUser".into(), weight: 1.0 },
-            ClassWeight { name: "ImageClassifierUser".into(), weight: 3.0 },
+            ClassWeight {
+                name: "HighLoadUser".into(),
+                weight: 1.0,
+            },
+            ClassWeight {
+                name: "ImageClassifierUser".into(),
+                weight: 3.0,
+            },
         ];
         let d = distribute(&classes, 10);
         assert_eq!(d.values().sum::<u64>(), 10);

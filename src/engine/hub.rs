@@ -109,9 +109,15 @@ pub fn spawn(now: f64, node: String) -> HubHandle {
                     exceptions.clear();
                     history.clear();
                 }
-                HubMsg::Sample { now, user_count } => history.push(HistoryPoint::sample(&stats, now, user_count)),
+                HubMsg::Sample { now, user_count } => {
+                    history.push(HistoryPoint::sample(&stats, now, user_count))
+                }
                 HubMsg::Snapshot(reply) => {
-                    let snap = Snapshot { stats: stats.clone(), exceptions: exceptions.clone(), history: history.clone() };
+                    let snap = Snapshot {
+                        stats: stats.clone(),
+                        exceptions: exceptions.clone(),
+                        history: history.clone(),
+                    };
                     let _ = reply.send(snap);
                 }
             }

@@ -64,9 +64,20 @@ pub struct RunnerSetup {
 }
 
 enum Cmd {
-    Start { users: u64, rate: f64, host: Option<String>, classes: Option<Vec<String>>, reply: oneshot::Sender<Result<(), String>> },
-    Apply { counts: BTreeMap<String, u64>, reply: oneshot::Sender<Result<(), String>> },
-    Stop { reply: oneshot::Sender<()> },
+    Start {
+        users: u64,
+        rate: f64,
+        host: Option<String>,
+        classes: Option<Vec<String>>,
+        reply: oneshot::Sender<Result<(), String>>,
+    },
+    Apply {
+        counts: BTreeMap<String, u64>,
+        reply: oneshot::Sender<Result<(), String>>,
+    },
+    Stop {
+        reply: oneshot::Sender<()>,
+    },
 }
 
 #[derive(Clone)]
@@ -78,16 +89,34 @@ pub struct RunnerHandle {
 
 impl RunnerHandle {
     /// Starts a ramp to `users` at `rate` users/s, or retargets a running one (Locust's `runner.start`).
-    pub async fn start(&self, users: u64, rate: f64, host: Option<String>, classes: Option<Vec<String>>) -> Result<(), String> {
+    pub async fn start(
+        &self,
+        users: u64,
+        rate: f64,
+        host: Option<String>,
+        classes: Option<Vec<String>>,
+    ) -> Result<(), String> {
         let (reply, rx) = oneshot::channel();
-        self.tx.send(Cmd::Start { users, rate, host, classes, reply }).await.map_err(|_| "runner has ended".to_string())?;
+        self.tx
+            .send(Cmd::Start {
+                users,
+                rate,
+                host,
+                classes,
+                reply,
+            })
+            .await
+            .map_err(|_| "runner has ended".to_string())?;
         rx.await.map_err(|_| "runner has ended".to_string())?
     }
 
     /// Brings each class to exactly this many users at once (a worker applying a master's spawn).
     pub async fn apply_counts(&self, counts: BTreeMap<String, u64>) -> Result<(), String> {
         let (reply, rx) = oneshot::channel();
-        self.tx.send(Cmd::Apply { counts, reply }).await.map_err(|_| "runner has ended".to_string())?;
+        self.tx
+            .send(Cmd::Apply { counts, reply })
+            .await
+            .map_err(|_| "runner has ended".to_string())?;
         rx.await.map_err(|_| "runner has ended".to_string())?
     }
 
@@ -153,7 +182,11 @@ pub fn spawn(setup: RunnerSetup) -> RunnerHandle {
         next_iteration: None,
     };
     tokio::spawn(runner.run(rx));
-    RunnerHandle { tx, status: status_rx, classes }
+    RunnerHandle {
+        tx,
+        status: status_rx,
+        classes,
+    }
 }
 
 impl Runner {
@@ -184,13 +217,25 @@ impl Runner {
         }
     }
 
-    async fn start(&mut self, users: u64, rate: f64, host: Option<String>, classes: Option<Vec<String>>) -> Result<(), String> {
+    async fn start(
+        &mut self,
+        users: u64,
+        rate: f64,
+        host: Option<String>,
+        classes: Option<Vec<String>>,
+    ) -> Result<(), String> {
         if !(rate > 0.0 && rate.is_finite()) {
             return Err(format!("Invalid spawn_rate value: {rate}"));
         }
         let wanted: Vec<Arc<ClassPlan>> = match &classes {
             Some(names) => {
-                let chosen: Vec<_> = self.setup.classes.iter().filter(|c| names.contains(&c.name)).cloned().collect();
+                let chosen: Vec<_> = self
+                    .setup
+                    .classes
+                    .iter()
+                    .filter(|c| names.contains(&c.name))
+                    .cloned()
+                    .collect();
                 if chosen.len() != names.len() {
                     return Err(format!("Unknown user class in {names:?}"));
                 }
@@ -203,7 +248,10 @@ impl Runner {
         }
         let state = self.status.borrow().state;
         let fresh = !matches!(state, RunState::Spawning | RunState::Running);
-        let same_classes = wanted.iter().map(|c| &c.name).eq(self.active_classes.iter().map(|c| &c.name));
+        let same_classes = wanted
+            .iter()
+            .map(|c| &c.name)
+            .eq(self.active_classes.iter().map(|c| &c.name));
         if fresh {
             // A new test starts from clean statistics, as Locust's runner.start does.
             self.setup.hub.reset(wall_clock());
@@ -213,7 +261,11 @@ impl Runner {
                 self.apply(&BTreeMap::new())?;
             }
             self.active_classes = wanted;
-            let weights: Vec<ClassWeight> = self.active_classes.iter().map(|c| c.class_weight()).collect();
+            let weights: Vec<ClassWeight> = self
+                .active_classes
+                .iter()
+                .map(|c| c.class_weight())
+                .collect();
             self.dispatcher = Some(Dispatcher::new(&["local".to_string()], &weights));
         }
         if let Some(d) = self.dispatcher.as_mut() {
@@ -261,7 +313,16 @@ impl Runner {
     }
 
     fn counts(&self) -> BTreeMap<String, u64> {
-        self.setup.classes.iter().map(|c| (c.name.clone(), self.users.get(&c.name).map_or(0, |v| v.len() as u64))).collect()
+        self.setup
+            .classes
+            .iter()
+            .map(|c| {
+                (
+                    c.name.clone(),
+                    self.users.get(&c.name).map_or(0, |v| v.len() as u64),
+                )
+            })
+            .collect()
     }
 
     fn publish(&self, state: Option<RunState>) {
@@ -288,7 +349,11 @@ impl Runner {
                     self.users.entry(class.name.clone()).or_default().push(slot);
                 }
             } else if want < have {
-                let slots = self.users.get_mut(&class.name).map(|v| v.split_off(want)).unwrap_or_default();
+                let slots = self
+                    .users
+                    .get_mut(&class.name)
+                    .map(|v| v.split_off(want))
+                    .unwrap_or_default();
                 // Locust stops the most recently started users first.
                 for slot in slots.into_iter().rev() {
                     self.stop_slot(slot);
@@ -299,14 +364,28 @@ impl Runner {
     }
 
     fn spawn_user(&mut self, class: &Arc<ClassPlan>) -> Result<Slot, String> {
-        let host = self.host.clone().or_else(|| class.host.clone()).ok_or_else(|| {
-            "No host given: pass -H/--host (or set a host on the scenario)".to_string()
-        })?;
+        let host = self
+            .host
+            .clone()
+            .or_else(|| class.host.clone())
+            .ok_or_else(|| {
+                "No host given: pass -H/--host (or set a host on the scenario)".to_string()
+            })?;
         let base_url = Url::parse(&host).map_err(|e| format!("Invalid host {host:?}: {e}"))?;
         let client = self.setup.sessions.client().map_err(|e| format!("{e}"))?;
-        let user = GooseUser::new(class.index, Arc::from(class.name.as_str()), base_url, &self.goose_config, 0, Some(client))
-            .map_err(|e| format!("could not create a user of {}: {e}", class.name))?;
-        let slot = Slot { stop: CancellationToken::new(), kill: CancellationToken::new() };
+        let user = GooseUser::new(
+            class.index,
+            Arc::from(class.name.as_str()),
+            base_url,
+            &self.goose_config,
+            0,
+            Some(client),
+        )
+        .map_err(|e| format!("could not create a user of {}: {e}", class.name))?;
+        let slot = Slot {
+            stop: CancellationToken::new(),
+            kill: CancellationToken::new(),
+        };
         let task = UserTask {
             class: class.clone(),
             user,
@@ -314,7 +393,8 @@ impl Runner {
             stop: slot.stop.clone(),
             kill: slot.kill.clone(),
         };
-        self.tasks.spawn(skein_api::with_sink(self.setup.hub.sink(), task.run()));
+        self.tasks
+            .spawn(skein_api::with_sink(self.setup.hub.sink(), task.run()));
         Ok(slot)
     }
 

@@ -27,7 +27,8 @@ pub struct SessionFactory {
 impl SessionFactory {
     pub fn new() -> Result<Self, SessionError> {
         let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-        let verifier = rustls_platform_verifier::Verifier::new(provider.clone()).map_err(SessionError::Tls)?;
+        let verifier =
+            rustls_platform_verifier::Verifier::new(provider.clone()).map_err(SessionError::Tls)?;
         let mut config = ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .map_err(SessionError::Tls)?
@@ -36,7 +37,9 @@ impl SessionFactory {
             .with_no_client_auth();
         // Locust's HttpUser speaks HTTP/1.1; so do we, also over TLS.
         config.alpn_protocols = vec![b"http/1.1".to_vec()];
-        Ok(SessionFactory { tls: Arc::new(config) })
+        Ok(SessionFactory {
+            tls: Arc::new(config),
+        })
     }
 
     /// A new session: its own cookies and connection pool, the shared TLS configuration.

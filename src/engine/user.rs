@@ -78,13 +78,20 @@ impl UserTask {
     }
 
     async fn run_one(&mut self, t: &Transaction, i: usize) {
-        let outcome = AssertUnwindSafe((t.function)(&mut self.user)).catch_unwind().await;
+        let outcome = AssertUnwindSafe((t.function)(&mut self.user))
+            .catch_unwind()
+            .await;
         let (msg, what) = match outcome {
             Ok(Ok(())) => return,
             Ok(Err(e)) => (e.to_string(), "returned an error"),
             Err(panic) => (panic_text(panic), "panicked"),
         };
-        let traceback = format!("  {} {}: transaction '{}'\n", self.class.name, what, task_name(t, i));
+        let traceback = format!(
+            "  {} {}: transaction '{}'\n",
+            self.class.name,
+            what,
+            task_name(t, i)
+        );
         self.hub.exception(msg, traceback);
     }
 }
