@@ -1,0 +1,603 @@
+//! End-to-end test of the web UI in a real headless Chromium, driven over WebDriver
+//! (`chromedriver`, via the `fantoccini` crate): the `skein` binary serves its page against the
+//! reference classifier service on loopback; the test opens the page, starts a swarm from the
+//! form, waits for the statistics table to fill and the charts to draw, edits the user count,
+//! stops the run, and fetches the requests CSV and the HTML report through the page's own
+//! download links. Screenshots are kept in `reports/` (`web-ui-e2e.png`, the statistics tab
+//! while running; `web-ui-e2e-charts.png`, the charts tab; `web-ui-e2e-failure.png` when a step
+//! fails).
+//!
+//! Needs Debian's `chromium` and `chromium-driver` (`/usr/bin/chromium`, `/usr/bin/chromedriver`;
+//! `.ci/run` installs them). Without them the test prints a skip notice and passes, except when
+//! `CI` is set, where it fails. Run it alone with:
+//!
+//! ```text
+//! cargo test --test web_e2e -- --nocapture
+//! ```
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, ensure, Context, Result};
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{json, Value};
+use skein::classifier::{spawn_local, LocalClassifier};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+/// The whole test, browser start-up included.
+const OVERALL: Duration = Duration::from_secs(90);
+/// One wait for the page to reach a state (polled).
+const STEP: Duration = Duration::from_secs(20);
+const POLL: Duration = Duration::from_millis(250);
+/// Locust's `_stats.csv` / `/stats/requests/csv` header, the contract.
+const LOCUST_STATS_HEADER: &str = "Type,Name,Request Count,Failure Count,Median Response Time,\
+Average Response Time,Min Response Time,Max Response Time,Average Content Size,Requests/s,\
+Failures/s,50%,66%,75%,80%,90%,95%,98%,99%,99.9%,99.99%,100%";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn web_ui_in_headless_chromium() {
+    let missing: Vec<&str> = [CHROMIUM, CHROMEDRIVER]
+        .into_iter()
+        .filter(|p| !Path::new(p).exists())
+        .collect();
+    if !missing.is_empty() {
+        let msg = format!(
+            "web UI end-to-end test needs {} (apt-get install chromium chromium-driver; .ci/run does it)",
+            missing.join(" and ")
+        );
+        if std::env::var_os("CI").is_some() {
+            panic!("CI is set but the browser is missing: {msg}");
+        }
+        eprintln!("SKIPPED: {msg}");
+        return;
+    }
+    let started = Instant::now();
+    match tokio::time::timeout(OVERALL, run()).await {
+        Ok(Ok(())) => eprintln!(
+            "web UI end-to-end test passed in {:.1} s",
+            started.elapsed().as_secs_f64()
+        ),
+        Ok(Err(e)) => panic!("web UI end-to-end test failed: {e:#}"),
+        Err(_) => panic!("web UI end-to-end test did not finish within {OVERALL:?}"),
+    }
+}
+
+fn reports_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("reports")
+}
+
+/// Everything the test starts, ended in [`Rig::shutdown`] (and by `kill_on_drop` if the test
+/// is cut short).
+struct Rig {
+    classifier: LocalClassifier,
+    skein: Child,
+    skein_log: Arc<Mutex<Vec<String>>>,
+    web_url: String,
+    driver: Child,
+    profile: tempfile::TempDir,
+}
+
+async fn run() -> Result<()> {
+    let classifier = spawn_local()
+        .await
+        .context("starting the reference classifier")?;
+    let (skein, skein_log, web_url) = start_skein(&classifier.base_url()).await?;
+    let (driver, driver_url) = start_chromedriver().await?;
+    let profile = tempfile::tempdir().context("browser profile dir")?;
+    let mut rig = Rig {
+        classifier,
+        skein,
+        skein_log,
+        web_url,
+        driver,
+        profile: profile,
+    };
+
+    let result = match connect_browser(&driver_url, rig.profile.path()).await {
+        Ok(client) => {
+            let r = drive(&client, &rig).await;
+            if r.is_err() {
+                // What the page showed when it went wrong, for the CI artifacts.
+                if let Ok(png) = client.screenshot().await {
+                    let _ = save(&png, "web-ui-e2e-failure.png");
+                }
+            }
+            let _ = tokio::time::timeout(Duration::from_secs(10), client.close()).await;
+            r
+        }
+        Err(e) => Err(e),
+    };
+    let result = result.map_err(|e| {
+        let log = rig
+            .skein_log
+            .lock()
+            .map(|l| l.join("\n"))
+            .unwrap_or_default();
+        e.context(format!("skein's log:\n{log}"))
+    });
+    rig.shutdown().await;
+    result
+}
+
+impl Rig {
+    async fn shutdown(&mut self) {
+        terminate(&mut self.skein, "skein").await;
+        let _ = self.driver.start_kill();
+        let _ = tokio::time::timeout(Duration::from_secs(5), self.driver.wait()).await;
+        self.classifier.shutdown.cancel();
+    }
+}
+
+/// SIGTERM first so the process shuts down cleanly, then a bounded wait, then SIGKILL.
+async fn terminate(child: &mut Child, what: &str) {
+    if let Some(pid) = child.id() {
+        // SAFETY: plain signal to the child this test spawned, by its PID.
+        unsafe {
+            libc::kill(pid as libc::pid_t, libc::SIGTERM);
+        }
+    }
+    match tokio::time::timeout(Duration::from_secs(10), child.wait()).await {
+        Ok(Ok(status)) => eprintln!("{what} ended: {status}"),
+        _ => {
+            eprintln!("{what} did not end within 10 s of SIGTERM; killing it");
+            let _ = child.start_kill();
+            let _ = tokio::time::timeout(Duration::from_secs(5), child.wait()).await;
+        }
+    }
+}
+
+/// Starts `skein` with its web UI on an ephemeral port and reads the URL from its log line
+/// `Starting web interface at http://127.0.0.1:PORT`. Its stderr keeps being drained (a full
+/// pipe would block its logging) into a buffer shown when the test fails.
+async fn start_skein(host: &str) -> Result<(Child, Arc<Mutex<Vec<String>>>, String)> {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_skein"))
+        .args([
+            "--web-host",
+            "127.0.0.1",
+            "--web-port",
+            "0",
+            "-H",
+            host,
+            "HighLoadUser",
+        ])
+        .env_remove("LOCUST_HOST")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .context("spawning skein")?;
+    let stderr = child
+        .stderr
+        .take()
+        .ok_or_else(|| anyhow!("skein has no stderr pipe"))?;
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let (tx, rx) = tokio::sync::oneshot::channel::<String>();
+    let sink = log.clone();
+    tokio::spawn(async move {
+        let mut tx = Some(tx);
+        let mut lines = BufReader::new(stderr).lines();
+        while let Ok(Some(line)) = lines.next_line().await {
+            if let Some(rest) = line.split("Starting web interface at ").nth(1) {
+                let url = rest
+                    .split([',', ' '])
+                    .next()
+                    .unwrap_or("")
+                    .trim_end_matches('/')
+                    .to_string();
+                if let Some(tx) = tx.take() {
+                    let _ = tx.send(url);
+                }
+            }
+            if let Ok(mut l) = sink.lock() {
+                l.push(line);
+            }
+        }
+    });
+    let url = match tokio::time::timeout(Duration::from_secs(30), rx).await {
+        Ok(Ok(url)) => url,
+        _ => {
+            let log = log.lock().map(|l| l.join("\n")).unwrap_or_default();
+            bail!("skein did not log 'Starting web interface at' within 30 s; its log:\n{log}");
+        }
+    };
+    ensure!(
+        url.starts_with("http://127.0.0.1:"),
+        "unexpected web URL {url:?}"
+    );
+    Ok((child, log, url))
+}
+
+fn free_port() -> Result<u16> {
+    let l = std::net::TcpListener::bind("127.0.0.1:0")?;
+    Ok(l.local_addr()?.port())
+}
+
+async fn start_chromedriver() -> Result<(Child, String)> {
+    let port = free_port()?;
+    let child = Command::new(CHROMEDRIVER)
+        .arg(format!("--port={port}"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .context("spawning chromedriver")?;
+    let url = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(2))
+        .build()?;
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        if let Ok(r) = http.get(format!("{url}/status")).send().await {
+            if let Ok(v) = r.json::<Value>().await {
+                if v["value"]["ready"] == json!(true) {
+                    return Ok((child, url));
+                }
+            }
+        }
+        ensure!(
+            Instant::now() < deadline,
+            "chromedriver on port {port} not ready within 15 s"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn connect_browser(driver_url: &str, profile: &Path) -> Result<Client> {
+    let caps = json!({
+        "goog:chromeOptions": {
+            "binary": CHROMIUM,
+            "args": [
+                "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                "--no-first-run", format!("--user-data-dir={}", profile.display()),
+                "--window-size=1400,1000"
+            ]
+        }
+    });
+    let caps = match caps {
+        Value::Object(m) => m,
+        _ => bail!("capabilities must be an object"),
+    };
+    let mut builder = ClientBuilder::rustls().context("WebDriver client")?;
+    builder.capabilities(caps);
+    tokio::time::timeout(Duration::from_secs(30), builder.connect(driver_url))
+        .await
+        .map_err(|_| anyhow!("no WebDriver session within 30 s"))?
+        .context("starting a Chromium session")
+}
+
+fn save(png: &[u8], name: &str) -> Result<PathBuf> {
+    let dir = reports_dir();
+    std::fs::create_dir_all(&dir)?;
+    let path = dir.join(name);
+    std::fs::write(&path, png)?;
+    Ok(path)
+}
+
+/// Polls `check` until it yields `Some`, at most [`STEP`]; the error names what was awaited and
+/// the last value seen.
+async fn wait_until<T, F, Fut>(what: &str, mut check: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<(Option<T>, String)>>,
+{
+    let deadline = Instant::now() + STEP;
+    loop {
+        let last = match check().await {
+            Ok((Some(v), _)) => return Ok(v),
+            Ok((None, seen)) => seen,
+            Err(e) => format!("error: {e:#}"),
+        };
+        if Instant::now() >= deadline {
+            bail!("timed out after {STEP:?} waiting for {what}; last seen: {last}");
+        }
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+async fn text_of(c: &Client, id: &str) -> Result<String> {
+    Ok(c.find(Locator::Id(id))
+        .await
+        .with_context(|| format!("#{id}"))?
+        .text()
+        .await?
+        .trim()
+        .to_string())
+}
+
+async fn set_field(c: &Client, id: &str, value: &str) -> Result<()> {
+    let el = c
+        .find(Locator::Id(id))
+        .await
+        .with_context(|| format!("#{id}"))?;
+    el.clear().await?;
+    el.send_keys(value).await?;
+    let got = el.prop("value").await?.unwrap_or_default();
+    ensure!(got == value, "#{id} holds {got:?} after typing {value:?}");
+    Ok(())
+}
+
+/// The statistics table's body rows as `(type, name, request count)`.
+const STATS_ROWS_JS: &str = r#"
+const t = document.getElementById("stats-table");
+if (!t) return null;
+return Array.from(t.querySelectorAll("tbody tr:not(.empty)")).map(function (tr) {
+  const td = tr.querySelectorAll("td");
+  return [td[0].textContent, td[1].textContent, Number(td[2].textContent)];
+});
+"#;
+
+/// How many pixels of the first series' colour (#2e7d32, the RPS / Users line) a chart's canvas
+/// holds, and its size: axes and labels alone have none, so a count > 0 means data was drawn.
+const CHART_PIXELS_JS: &str = r##"
+const c = document.querySelector("#" + arguments[0] + " canvas");
+if (!c || !c.width || !c.height) return null;
+const d = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
+let n = 0;
+for (let i = 0; i < d.length; i += 4) {
+  if (d[i + 3] > 200 && Math.abs(d[i] - 46) < 24 && Math.abs(d[i + 1] - 125) < 24 && Math.abs(d[i + 2] - 50) < 24) n++;
+}
+return [n, c.width, c.height];
+"##;
+
+async fn drive(c: &Client, rig: &Rig) -> Result<()> {
+    let host = rig.classifier.base_url();
+    c.goto(&format!("{}/", rig.web_url))
+        .await
+        .context("opening the page")?;
+
+    // A fresh runner opens the start form.
+    wait_until("the start form to show", || async {
+        let shown = c
+            .find(Locator::Id("start-form"))
+            .await?
+            .is_displayed()
+            .await?;
+        Ok((shown.then_some(()), format!("displayed={shown}")))
+    })
+    .await?;
+    let state = text_of(c, "status-state").await?;
+    ensure!(
+        state == "ready",
+        "state before start is {state:?}, not ready"
+    );
+
+    set_field(c, "user_count", "4").await?;
+    set_field(c, "spawn_rate", "4").await?;
+    set_field(c, "host", &host).await?;
+    c.find(Locator::Id("start-button"))
+        .await?
+        .click()
+        .await
+        .context("clicking Start")?;
+
+    wait_until("the start form to close", || async {
+        let shown = c
+            .find(Locator::Id("start-form"))
+            .await?
+            .is_displayed()
+            .await?;
+        let err = text_of(c, "form-error").await.unwrap_or_default();
+        ensure!(err.is_empty(), "the form reports an error: {err}");
+        Ok(((!shown).then_some(()), format!("displayed={shown}")))
+    })
+    .await?;
+
+    let rows: Vec<(String, String, f64)> =
+        wait_until("running with non-zero request counts", || async {
+            let state = text_of(c, "status-state").await?;
+            let users = text_of(c, "status-users").await?;
+            let rows: Vec<(String, String, f64)> =
+                serde_json::from_value(c.execute(STATS_ROWS_JS, vec![]).await?).unwrap_or_default();
+            let counted: Vec<_> = rows
+                .iter()
+                .filter(|r| r.1 != "Aggregated" && r.2 > 0.0)
+                .cloned()
+                .collect();
+            let agg = rows
+                .iter()
+                .find(|r| r.1 == "Aggregated")
+                .map(|r| r.2)
+                .unwrap_or(0.0);
+            let ok = state == "running" && users == "4" && !counted.is_empty() && agg > 0.0;
+            Ok((
+                ok.then_some(rows.clone()),
+                format!("state={state} users={users} rows={rows:?}"),
+            ))
+        })
+        .await?;
+    let names: Vec<String> = rows
+        .iter()
+        .filter(|r| r.1 != "Aggregated" && r.2 > 0.0)
+        .map(|r| r.1.clone())
+        .collect();
+    eprintln!("statistics table while running: {rows:?}");
+    ensure!(
+        text_of(c, "status-host").await? == host,
+        "the header's host is not {host}"
+    );
+    ensure!(
+        rig.classifier.counters.total() > 0,
+        "the classifier service saw no requests"
+    );
+    // Let a couple more polls land so the charts hold several points.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let png = c.screenshot().await.context("screenshot")?;
+    eprintln!("screenshot: {}", save(&png, "web-ui-e2e.png")?.display());
+
+    // Charts: the tab shows and each live chart has drawn its first series.
+    c.find(Locator::Id("tab-button-charts"))
+        .await?
+        .click()
+        .await?;
+    ensure!(
+        c.find(Locator::Id("chart-rps"))
+            .await?
+            .is_displayed()
+            .await?,
+        "#chart-rps not visible on the Charts tab"
+    );
+    ensure!(
+        c.current_url().await?.fragment() == Some("charts"),
+        "the URL does not say #charts"
+    );
+    for chart in ["chart-rps", "chart-users"] {
+        let seen = wait_until(&format!("#{chart} to draw its data"), || async {
+            let v = c.execute(CHART_PIXELS_JS, vec![json!(chart)]).await?;
+            let n = v.get(0).and_then(Value::as_u64).unwrap_or(0);
+            Ok(((n > 20).then_some(v.clone()), v.to_string()))
+        })
+        .await?;
+        eprintln!("#{chart}: {seen} (line pixels, width, height)");
+    }
+    let png = c.screenshot().await.context("screenshot")?;
+    eprintln!(
+        "screenshot: {}",
+        save(&png, "web-ui-e2e-charts.png")?.display()
+    );
+    c.find(Locator::Id("tab-button-stats"))
+        .await?
+        .click()
+        .await?;
+
+    // Edit the running test down to 2 users.
+    c.find(Locator::Id("edit-button"))
+        .await?
+        .click()
+        .await
+        .context("clicking Edit")?;
+    wait_until("the edit form to show", || async {
+        let shown = c
+            .find(Locator::Id("start-form"))
+            .await?
+            .is_displayed()
+            .await?;
+        Ok((shown.then_some(()), format!("displayed={shown}")))
+    })
+    .await?;
+    let title = text_of(c, "form-title").await?;
+    ensure!(
+        title.contains("Edit"),
+        "the form title is {title:?} after clicking Edit"
+    );
+    set_field(c, "user_count", "2").await?;
+    c.find(Locator::Id("start-button"))
+        .await?
+        .click()
+        .await
+        .context("submitting the edit")?;
+    wait_until("the header to show 2 users", || async {
+        let users = text_of(c, "status-users").await?;
+        let state = text_of(c, "status-state").await?;
+        Ok((
+            (users == "2" && state == "running").then_some(()),
+            format!("users={users} state={state}"),
+        ))
+    })
+    .await?;
+
+    // Stop.
+    c.find(Locator::Id("stop-button"))
+        .await?
+        .click()
+        .await
+        .context("clicking Stop")?;
+    wait_until("state stopped", || async {
+        let state = text_of(c, "status-state").await?;
+        Ok(((state == "stopped").then_some(()), format!("state={state}")))
+    })
+    .await?;
+
+    // Downloads, through the links the page offers.
+    c.find(Locator::Id("tab-button-download"))
+        .await?
+        .click()
+        .await?;
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()?;
+    let csv_url = link(c, "download-requests-csv").await?;
+    let r = http
+        .get(&csv_url)
+        .send()
+        .await
+        .with_context(|| format!("GET {csv_url}"))?;
+    ensure!(r.status() == 200, "GET {csv_url}: {}", r.status());
+    let csv = r.text().await?;
+    let mut lines = csv.lines();
+    ensure!(
+        lines.next() == Some(LOCUST_STATS_HEADER),
+        "the requests CSV header is not Locust's:\n{}",
+        csv.lines().next().unwrap_or("")
+    );
+    let agg = csv
+        .lines()
+        .find(|l| l.starts_with(",Aggregated,"))
+        .ok_or_else(|| anyhow!("no Aggregated row in the requests CSV:\n{csv}"))?;
+    let agg_count: u64 = agg
+        .split(',')
+        .nth(2)
+        .unwrap_or("")
+        .parse()
+        .context("Aggregated request count")?;
+    ensure!(agg_count > 0, "the Aggregated request count is 0:\n{csv}");
+    for name in &names {
+        ensure!(
+            csv.contains(&format!(",{name},")),
+            "the requests CSV lacks {name:?}:\n{csv}"
+        );
+    }
+
+    let report_url = link(c, "download-report").await?;
+    let r = http
+        .get(&report_url)
+        .send()
+        .await
+        .with_context(|| format!("GET {report_url}"))?;
+    ensure!(r.status() == 200, "GET {report_url}: {}", r.status());
+    let disposition = r
+        .headers()
+        .get("content-disposition")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let report = r.text().await?;
+    ensure!(
+        report.contains("<html") || report.contains("<!DOCTYPE"),
+        "the report is not HTML"
+    );
+    for name in &names {
+        ensure!(
+            report.contains(name.as_str()) || report.contains(&name.replace('/', "\\/")),
+            "the report lacks the request name {name:?}"
+        );
+    }
+    eprintln!(
+        "requests CSV: {} lines, Aggregated count {agg_count}; report: {} bytes, content-disposition {disposition:?}",
+        csv.lines().count(),
+        report.len()
+    );
+    Ok(())
+}
+
+/// The absolute URL a download link points at (its `href` property, resolved by the browser).
+async fn link(c: &Client, id: &str) -> Result<String> {
+    let href = c
+        .find(Locator::Id(id))
+        .await?
+        .prop("href")
+        .await?
+        .ok_or_else(|| anyhow!("#{id} has no href"))?;
+    ensure!(
+        href.starts_with("http://127.0.0.1:"),
+        "#{id} points at {href}"
+    );
+    Ok(href)
+}
