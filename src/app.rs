@@ -15,7 +15,7 @@ use crate::config::Settings;
 use crate::controller::{self, Controller, RunInfo};
 use crate::engine::{self, wall_clock, RunnerHandle, RunnerSetup, SessionFactory};
 use crate::logging::LogBuffer;
-use crate::output::{self, CsvFiles};
+use crate::output::{self, OutputPlan, Outputs};
 use crate::report;
 use crate::web::{self, WebOptions};
 
@@ -124,29 +124,21 @@ impl Run {
 /// A headless run: start at once, end at `-t` or on `shutdown`, print and write the results.
 pub async fn run_headless(run: Run, shutdown: CancellationToken) -> Result<i32> {
     let s = &run.settings;
-    let stop_outputs = CancellationToken::new();
-    let csv = match &s.csv_prefix {
-        Some(prefix) => Some(output::spawn_csv_writer(
-            CsvFiles::create(prefix, s.csv_full_history)?,
-            run.hub.clone(),
-            run.runner.subscribe(),
-            stop_outputs.clone(),
-        )),
-        None => None,
-    };
-    let tables_to_stderr = s.json;
-    let console = (!s.only_summary)
-        .then(|| output::spawn_console(run.hub.clone(), stop_outputs.clone(), tables_to_stderr));
-    let history = output::spawn_history(
-        run.hub.clone(),
+    let outputs = Outputs::start(
+        OutputPlan {
+            csv_prefix: s.csv_prefix.as_deref(),
+            csv_full_history: s.csv_full_history,
+            console: !s.only_summary,
+            tables_to_stderr: s.json,
+        },
+        &run.hub,
         run.runner.subscribe(),
-        stop_outputs.clone(),
-    );
+    )?;
 
     let users = s.users.unwrap_or(1);
     let rate = s.spawn_rate.unwrap_or(1.0);
     if let Err(e) = run.runner.start(users, rate, None, None).await {
-        stop_outputs.cancel();
+        let _ = outputs.finish().await;
         return Err(exit(EXIT_STARTUP, e));
     }
     if let Some(t) = s.run_time {
@@ -164,15 +156,8 @@ pub async fn run_headless(run: Run, shutdown: CancellationToken) -> Result<i32> 
     }
     run.runner.stop().await;
     // The runner has ended every user, so everything they recorded is in the hub's queue; the
-    // outputs' last tick below comes after it.
-    stop_outputs.cancel();
-    if let Some(csv) = csv {
-        csv.await.context("CSV writer task")??;
-    }
-    if let Some(console) = console {
-        let _ = console.await;
-    }
-    let _ = history.await;
+    // outputs' last tick comes after it.
+    outputs.finish().await?;
     finish(&run).await
 }
 
@@ -243,31 +228,22 @@ pub async fn main(settings: Settings, shutdown: CancellationToken) -> Result<i32
 /// quit on a signal or `--autoquit`.
 pub async fn run_web(run: Run, shutdown: CancellationToken) -> Result<i32> {
     let s = &run.settings;
-    let stop_outputs = CancellationToken::new();
     let csv_history_path = match &s.csv_prefix {
         Some(prefix) if s.csv_full_history => Some(std::path::PathBuf::from(format!(
             "{prefix}_stats_history.csv"
         ))),
         _ => None,
     };
-    let csv = match &s.csv_prefix {
-        Some(prefix) => Some(output::spawn_csv_writer(
-            CsvFiles::create(prefix, s.csv_full_history)?,
-            run.hub.clone(),
-            run.runner.subscribe(),
-            stop_outputs.clone(),
-        )),
-        None => None,
-    };
-    let console = s
-        .web
-        .print_stats
-        .then(|| output::spawn_console(run.hub.clone(), stop_outputs.clone(), s.json));
-    let history = output::spawn_history(
-        run.hub.clone(),
+    let outputs = Outputs::start(
+        OutputPlan {
+            csv_prefix: s.csv_prefix.as_deref(),
+            csv_full_history: s.csv_full_history,
+            console: s.web.print_stats,
+            tables_to_stderr: s.json,
+        },
+        &run.hub,
         run.runner.subscribe(),
-        stop_outputs.clone(),
-    );
+    )?;
     let controller = Controller::new(
         run.runner.clone(),
         run.hub.clone(),
@@ -346,15 +322,8 @@ pub async fn run_web(run: Run, shutdown: CancellationToken) -> Result<i32> {
     };
     tracing::info!("Shutting down");
     run.runner.stop().await;
-    stop_outputs.cancel();
     web_stop.cancel();
-    if let Some(csv) = csv {
-        csv.await.context("CSV writer task")??;
-    }
-    if let Some(console) = console {
-        let _ = console.await;
-    }
-    let _ = history.await;
+    outputs.finish().await?;
     if let Some(r) = server_result {
         r.context("web server task")?.context("web server")?;
     }

@@ -214,3 +214,61 @@ pub fn spawn_history(
         }
     })
 }
+
+/// The periodic outputs of one run, started together and finished together.
+pub struct Outputs {
+    stop: CancellationToken,
+    csv: Option<JoinHandle<Result<(), CsvError>>>,
+    console: Option<JoinHandle<()>>,
+    history: JoinHandle<()>,
+}
+
+/// Which periodic outputs a run wants.
+pub struct OutputPlan<'a> {
+    pub csv_prefix: Option<&'a str>,
+    pub csv_full_history: bool,
+    pub console: bool,
+    pub tables_to_stderr: bool,
+}
+
+impl Outputs {
+    pub fn start(
+        plan: OutputPlan<'_>,
+        hub: &HubHandle,
+        status: watch::Receiver<RunnerStatus>,
+    ) -> Result<Self, CsvError> {
+        let stop = CancellationToken::new();
+        let csv = match plan.csv_prefix {
+            Some(prefix) => Some(spawn_csv_writer(
+                CsvFiles::create(prefix, plan.csv_full_history)?,
+                hub.clone(),
+                status.clone(),
+                stop.clone(),
+            )),
+            None => None,
+        };
+        let console = plan
+            .console
+            .then(|| spawn_console(hub.clone(), stop.clone(), plan.tables_to_stderr));
+        let history = spawn_history(hub.clone(), status, stop.clone());
+        Ok(Outputs {
+            stop,
+            csv,
+            console,
+            history,
+        })
+    }
+
+    /// Call once every user has ended: the CSV writer's last tick then holds everything recorded.
+    pub async fn finish(self) -> Result<(), CsvError> {
+        self.stop.cancel();
+        if let Some(console) = self.console {
+            let _ = console.await;
+        }
+        let _ = self.history.await;
+        match self.csv {
+            Some(csv) => csv.await.unwrap_or(Ok(())),
+            None => Ok(()),
+        }
+    }
+}

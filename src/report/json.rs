@@ -19,73 +19,125 @@ pub fn entries_json(stats: &RequestStats) -> String {
     dumps(&Value::Array(list), Some(4))
 }
 
+/// How to write JSON the way a Python program would.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PyJson {
+    /// `indent=`: items one per line, this many spaces a level; `None` is one line with `", "`.
+    pub indent: Option<usize>,
+    /// `sort_keys=True` (Flask's `jsonify`, Jinja's `tojson`).
+    pub sort_keys: bool,
+    /// Jinja's `tojson`: `<`, `>`, `&` and `'` as `\uXXXX`, so the text cannot close a `<script>`.
+    pub html_safe: bool,
+}
+
 /// Python's `json.dumps(value, indent=indent)` (default separators, `ensure_ascii=True`,
 /// keys in the value's order).
 pub fn dumps(value: &Value, indent: Option<usize>) -> String {
-    let mut out = String::new();
-    write_value(&mut out, value, indent, 0);
-    out
+    PyJson {
+        indent,
+        ..PyJson::default()
+    }
+    .dumps(value)
 }
 
-fn newline(out: &mut String, indent: Option<usize>, level: usize) {
-    if let Some(n) = indent {
-        out.push('\n');
-        for _ in 0..n * level {
-            out.push(' ');
+impl PyJson {
+    pub fn dumps(self, value: &Value) -> String {
+        let mut out = String::new();
+        self.write_value(&mut out, value, 0);
+        out
+    }
+
+    fn newline(self, out: &mut String, level: usize) {
+        if let Some(n) = self.indent {
+            out.push('\n');
+            for _ in 0..n * level {
+                out.push(' ');
+            }
         }
     }
-}
 
-fn write_value(out: &mut String, v: &Value, indent: Option<usize>, level: usize) {
-    // With an indent Python separates items by "," (the newline follows); without, by ", ".
-    let item_sep = if indent.is_some() { "," } else { ", " };
-    match v {
-        Value::Null => out.push_str("null"),
-        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Value::Number(n) => {
-            if let Some(i) = n.as_i64() {
-                out.push_str(&i.to_string());
-            } else if let Some(u) = n.as_u64() {
-                out.push_str(&u.to_string());
-            } else if let Some(f) = n.as_f64() {
-                out.push_str(&float_json(f));
-            }
-        }
-        Value::String(s) => write_str(out, s),
-        Value::Array(items) => {
-            if items.is_empty() {
-                out.push_str("[]");
-                return;
-            }
-            out.push('[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push_str(item_sep);
+    fn write_value(self, out: &mut String, v: &Value, level: usize) {
+        // With an indent Python separates items by "," (the newline follows); without, by ", ".
+        let item_sep = if self.indent.is_some() { "," } else { ", " };
+        match v {
+            Value::Null => out.push_str("null"),
+            Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+            Value::Number(n) => {
+                if let Some(i) = n.as_i64() {
+                    out.push_str(&i.to_string());
+                } else if let Some(u) = n.as_u64() {
+                    out.push_str(&u.to_string());
+                } else if let Some(f) = n.as_f64() {
+                    out.push_str(&float_json(f));
                 }
-                newline(out, indent, level + 1);
-                write_value(out, item, indent, level + 1);
             }
-            newline(out, indent, level);
-            out.push(']');
-        }
-        Value::Object(map) => {
-            if map.is_empty() {
-                out.push_str("{}");
-                return;
-            }
-            out.push('{');
-            for (i, (k, item)) in map.iter().enumerate() {
-                if i > 0 {
-                    out.push_str(item_sep);
+            Value::String(s) => self.write_str(out, s),
+            Value::Array(items) => {
+                if items.is_empty() {
+                    out.push_str("[]");
+                    return;
                 }
-                newline(out, indent, level + 1);
-                write_str(out, k);
-                out.push_str(": ");
-                write_value(out, item, indent, level + 1);
+                out.push('[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push_str(item_sep);
+                    }
+                    self.newline(out, level + 1);
+                    self.write_value(out, item, level + 1);
+                }
+                self.newline(out, level);
+                out.push(']');
             }
-            newline(out, indent, level);
-            out.push('}');
+            Value::Object(map) => {
+                if map.is_empty() {
+                    out.push_str("{}");
+                    return;
+                }
+                let mut items: Vec<(&String, &Value)> = map.iter().collect();
+                if self.sort_keys {
+                    // Python sorts str keys by code point; Rust's str order (UTF-8 bytes) agrees.
+                    items.sort_by(|a, b| a.0.cmp(b.0));
+                }
+                out.push('{');
+                for (i, (k, item)) in items.into_iter().enumerate() {
+                    if i > 0 {
+                        out.push_str(item_sep);
+                    }
+                    self.newline(out, level + 1);
+                    self.write_str(out, k);
+                    out.push_str(": ");
+                    self.write_value(out, item, level + 1);
+                }
+                self.newline(out, level);
+                out.push('}');
+            }
         }
+    }
+
+    fn write_str(self, out: &mut String, s: &str) {
+        out.push('"');
+        for c in s.chars() {
+            match c {
+                '"' => out.push_str("\\\""),
+                '\\' => out.push_str("\\\\"),
+                '\n' => out.push_str("\\n"),
+                '\r' => out.push_str("\\r"),
+                '\t' => out.push_str("\\t"),
+                '\u{8}' => out.push_str("\\b"),
+                '\u{c}' => out.push_str("\\f"),
+                '<' | '>' | '&' | '\'' if self.html_safe => {
+                    out.push_str(&format!("\\u{:04x}", c as u32))
+                }
+                ' '..='~' => out.push(c),
+                c => {
+                    let mut buf = [0u16; 2];
+                    for unit in c.encode_utf16(&mut buf) {
+                        out.push_str(&format!("\\u{unit:04x}"));
+                    }
+                }
+            }
+        }
+        out.push('"');
     }
 }
 
@@ -98,29 +150,6 @@ fn float_json(f: f64) -> String {
     } else {
         float_repr(f)
     }
-}
-
-fn write_str(out: &mut String, s: &str) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            ' '..='~' => out.push(c),
-            c => {
-                let mut buf = [0u16; 2];
-                for unit in c.encode_utf16(&mut buf) {
-                    out.push_str(&format!("\\u{unit:04x}"));
-                }
-            }
-        }
-    }
-    out.push('"');
 }
 
 #[cfg(test)]

@@ -84,7 +84,10 @@ pub fn parse_swarm_form(
                 if value.is_empty() {
                     continue;
                 }
-                match parse_timespan(value) {
+                match crate::config::parse_timespan(value)
+                    .ok()
+                    .map(|d| d.as_secs())
+                {
                     Some(secs) => run_time = Some(Duration::from_secs(secs)),
                     None => return Err(fail(MSG_RUN_TIME.into(), &host)),
                 }
@@ -112,34 +115,6 @@ pub fn parse_swarm_form(
             extra,
         }),
         _ => Err(fail(MSG_MISSING.into(), &host)),
-    }
-}
-
-/// Locust's `parse_timespan`: all digits = seconds, else the whole string must match
-/// `(\d+h)?(\d+m)?(\d+s)?` with at least one part. Overflow is rejected.
-pub fn parse_timespan(s: &str) -> Option<u64> {
-    if s.is_empty() {
-        return None;
-    }
-    if s.bytes().all(|b| b.is_ascii_digit()) {
-        return s.parse().ok();
-    }
-    let mut rest = s;
-    let mut total: u64 = 0;
-    let mut any = false;
-    for (unit, mult) in [('h', 3600u64), ('m', 60), ('s', 1)] {
-        let digits = rest.bytes().take_while(|b| b.is_ascii_digit()).count();
-        if digits > 0 && rest[digits..].starts_with(unit) {
-            let n: u64 = rest[..digits].parse().ok()?;
-            total = total.checked_add(n.checked_mul(mult)?)?;
-            rest = &rest[digits + 1..];
-            any = true;
-        }
-    }
-    if any && rest.is_empty() {
-        Some(total)
-    } else {
-        None
     }
 }
 
@@ -287,6 +262,10 @@ mod tests {
             parse_swarm_form(&f, true).unwrap().user_classes,
             Some(vec!["B".to_string(), "A".to_string()])
         );
+    }
+
+    fn parse_timespan(s: &str) -> Option<u64> {
+        crate::config::parse_timespan(s).ok().map(|d| d.as_secs())
     }
 
     #[test]
