@@ -3,9 +3,10 @@
 //! reference classifier service on loopback; the test opens the page, starts a swarm from the
 //! form, waits for the statistics table to fill and the charts to draw, edits the user count,
 //! stops the run, and fetches the requests CSV and the HTML report through the page's own
-//! download links. Screenshots are kept in `reports/` (`web-ui-e2e.png`, the statistics tab
-//! while running; `web-ui-e2e-charts.png`, the charts tab; `web-ui-e2e-failure.png` when a step
-//! fails).
+//! download links, and opens the report in the browser. Screenshots are kept in `reports/`:
+//! `web-ui-e2e.png` (statistics tab while running), `web-ui-e2e-charts.png` (charts tab),
+//! `web-ui-e2e-stopped.png` (download tab after stopping), `web-ui-e2e-report.png` (the HTML
+//! report), and `web-ui-e2e-failure.png` when a step fails.
 //!
 //! Needs Debian's `chromium` and `chromium-driver` (`/usr/bin/chromium`, `/usr/bin/chromedriver`;
 //! `.ci/run` installs them). Without them the test prints a skip notice and passes, except when
@@ -83,6 +84,8 @@ struct Rig {
 }
 
 async fn run() -> Result<()> {
+    // A failure picture from an earlier run would mislead.
+    let _ = std::fs::remove_file(reports_dir().join("web-ui-e2e-failure.png"));
     let classifier = spawn_local()
         .await
         .context("starting the reference classifier")?;
@@ -95,7 +98,7 @@ async fn run() -> Result<()> {
         skein_log,
         web_url,
         driver,
-        profile: profile,
+        profile,
     };
 
     let result = match connect_browser(&driver_url, rig.profile.path()).await {
@@ -112,14 +115,14 @@ async fn run() -> Result<()> {
         }
         Err(e) => Err(e),
     };
-    let result = result.map_err(|e| {
+    if result.is_err() {
         let log = rig
             .skein_log
             .lock()
             .map(|l| l.join("\n"))
             .unwrap_or_default();
-        e.context(format!("skein's log:\n{log}"))
-    });
+        eprintln!("---- skein's log ----\n{log}\n---- end of skein's log ----");
+    }
     rig.shutdown().await;
     result
 }
@@ -127,8 +130,7 @@ async fn run() -> Result<()> {
 impl Rig {
     async fn shutdown(&mut self) {
         terminate(&mut self.skein, "skein").await;
-        let _ = self.driver.start_kill();
-        let _ = tokio::time::timeout(Duration::from_secs(5), self.driver.wait()).await;
+        terminate(&mut self.driver, "chromedriver").await;
         self.classifier.shutdown.cancel();
     }
 }
@@ -312,6 +314,22 @@ async fn text_of(c: &Client, id: &str) -> Result<String> {
         .to_string())
 }
 
+async fn click(c: &Client, id: &str) -> Result<()> {
+    let el = c
+        .find(Locator::Id(id))
+        .await
+        .with_context(|| format!("#{id}"))?;
+    el.click().await.with_context(|| format!("clicking #{id}"))
+}
+
+async fn shown(c: &Client, id: &str) -> Result<bool> {
+    let el = c
+        .find(Locator::Id(id))
+        .await
+        .with_context(|| format!("#{id}"))?;
+    Ok(el.is_displayed().await?)
+}
+
 async fn set_field(c: &Client, id: &str, value: &str) -> Result<()> {
     let el = c
         .find(Locator::Id(id))
@@ -355,11 +373,7 @@ async fn drive(c: &Client, rig: &Rig) -> Result<()> {
 
     // A fresh runner opens the start form.
     wait_until("the start form to show", || async {
-        let shown = c
-            .find(Locator::Id("start-form"))
-            .await?
-            .is_displayed()
-            .await?;
+        let shown = shown(c, "start-form").await?;
         Ok((shown.then_some(()), format!("displayed={shown}")))
     })
     .await?;
@@ -372,18 +386,10 @@ async fn drive(c: &Client, rig: &Rig) -> Result<()> {
     set_field(c, "user_count", "4").await?;
     set_field(c, "spawn_rate", "4").await?;
     set_field(c, "host", &host).await?;
-    c.find(Locator::Id("start-button"))
-        .await?
-        .click()
-        .await
-        .context("clicking Start")?;
+    click(c, "start-button").await?;
 
     wait_until("the start form to close", || async {
-        let shown = c
-            .find(Locator::Id("start-form"))
-            .await?
-            .is_displayed()
-            .await?;
+        let shown = shown(c, "start-form").await?;
         let err = text_of(c, "form-error").await.unwrap_or_default();
         ensure!(err.is_empty(), "the form reports an error: {err}");
         Ok(((!shown).then_some(()), format!("displayed={shown}")))
@@ -432,16 +438,12 @@ async fn drive(c: &Client, rig: &Rig) -> Result<()> {
     let png = c.screenshot().await.context("screenshot")?;
     eprintln!("screenshot: {}", save(&png, "web-ui-e2e.png")?.display());
 
-    // Charts: the tab shows and each live chart has drawn its first series.
-    c.find(Locator::Id("tab-button-charts"))
-        .await?
-        .click()
-        .await?;
+    // Charts: the tab shows and each live chart has drawn its first series. The window grows
+    // so that the screenshot holds all three charts.
+    c.set_window_size(1400, 1250).await?;
+    click(c, "tab-button-charts").await?;
     ensure!(
-        c.find(Locator::Id("chart-rps"))
-            .await?
-            .is_displayed()
-            .await?,
+        shown(c, "chart-rps").await?,
         "#chart-rps not visible on the Charts tab"
     );
     ensure!(
@@ -462,23 +464,13 @@ async fn drive(c: &Client, rig: &Rig) -> Result<()> {
         "screenshot: {}",
         save(&png, "web-ui-e2e-charts.png")?.display()
     );
-    c.find(Locator::Id("tab-button-stats"))
-        .await?
-        .click()
-        .await?;
+    c.set_window_size(1400, 1000).await?;
+    click(c, "tab-button-stats").await?;
 
     // Edit the running test down to 2 users.
-    c.find(Locator::Id("edit-button"))
-        .await?
-        .click()
-        .await
-        .context("clicking Edit")?;
+    click(c, "edit-button").await?;
     wait_until("the edit form to show", || async {
-        let shown = c
-            .find(Locator::Id("start-form"))
-            .await?
-            .is_displayed()
-            .await?;
+        let shown = shown(c, "start-form").await?;
         Ok((shown.then_some(()), format!("displayed={shown}")))
     })
     .await?;
@@ -488,11 +480,7 @@ async fn drive(c: &Client, rig: &Rig) -> Result<()> {
         "the form title is {title:?} after clicking Edit"
     );
     set_field(c, "user_count", "2").await?;
-    c.find(Locator::Id("start-button"))
-        .await?
-        .click()
-        .await
-        .context("submitting the edit")?;
+    click(c, "start-button").await?;
     wait_until("the header to show 2 users", || async {
         let users = text_of(c, "status-users").await?;
         let state = text_of(c, "status-state").await?;
@@ -504,22 +492,28 @@ async fn drive(c: &Client, rig: &Rig) -> Result<()> {
     .await?;
 
     // Stop.
-    c.find(Locator::Id("stop-button"))
-        .await?
-        .click()
-        .await
-        .context("clicking Stop")?;
-    wait_until("state stopped", || async {
+    click(c, "stop-button").await?;
+    // The page says "stopped" at once; the next poll brings the runner's own state and count.
+    wait_until("state stopped with 0 users", || async {
         let state = text_of(c, "status-state").await?;
-        Ok(((state == "stopped").then_some(()), format!("state={state}")))
+        let users = text_of(c, "status-users").await?;
+        Ok((
+            (state == "stopped" && users == "0").then_some(()),
+            format!("state={state} users={users}"),
+        ))
     })
     .await?;
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let state = text_of(c, "status-state").await?;
+    ensure!(state == "stopped", "state went from stopped to {state}");
 
     // Downloads, through the links the page offers.
-    c.find(Locator::Id("tab-button-download"))
-        .await?
-        .click()
-        .await?;
+    click(c, "tab-button-download").await?;
+    let png = c.screenshot().await.context("screenshot")?;
+    eprintln!(
+        "screenshot: {}",
+        save(&png, "web-ui-e2e-stopped.png")?.display()
+    );
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
         .build()?;
@@ -579,6 +573,32 @@ async fn drive(c: &Client, rig: &Rig) -> Result<()> {
             "the report lacks the request name {name:?}"
         );
     }
+
+    // The report also renders in the browser: its tables name the requests.
+    let view_url = link(c, "view-report").await?;
+    c.goto(&view_url)
+        .await
+        .with_context(|| format!("opening {view_url}"))?;
+    wait_until("the report page to list the requests", || async {
+        let text = c.find(Locator::Css("body")).await?.text().await?;
+        let missing: Vec<&String> = names
+            .iter()
+            .filter(|n| !text.contains(n.as_str()))
+            .collect();
+        Ok((
+            missing.is_empty().then_some(()),
+            format!("missing {missing:?}"),
+        ))
+    })
+    .await?;
+    // Tall enough for the whole report, charts included.
+    c.set_window_size(1400, 2600).await?;
+    let png = c.screenshot().await.context("screenshot")?;
+    eprintln!(
+        "screenshot: {}",
+        save(&png, "web-ui-e2e-report.png")?.display()
+    );
+
     eprintln!(
         "requests CSV: {} lines, Aggregated count {agg_count}; report: {} bytes, content-disposition {disposition:?}",
         csv.lines().count(),
