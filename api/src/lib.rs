@@ -8,19 +8,25 @@
 //! (tags, and whether it runs only when named).
 
 mod class;
+mod multipart;
 mod record;
 mod request;
+pub mod session;
 
 pub use class::UserClass;
+pub use multipart::Multipart;
 pub use record::{record, with_sink, Failure, RequestRecord, RequestSink};
 pub use request::{Request, Response};
+pub use session::tls_config;
 
 /// Goose, re-exported so a workload crate uses the exact version the engine drives.
 pub use goose;
+/// The URL type of `GooseUser::base_url`.
+pub use url;
 
 /// What a scenario module usually needs.
 pub mod prelude {
-    pub use crate::{Failure, Request, Response, UserClass};
+    pub use crate::{Failure, Multipart, Request, Response, UserClass};
     pub use goose::goose::{Scenario, Transaction, TransactionError, TransactionResult};
     pub use goose::prelude::GooseUser;
     pub use goose::{scenario, transaction};

@@ -1,8 +1,11 @@
 //! What one request reports, and the task-scoped sink it is reported to.
 
 use std::borrow::Cow;
+use std::cell::Cell;
 use std::future::Future;
 use std::sync::Arc;
+
+use crate::session::Session;
 
 /// Why a request failed, kept structured so the engine can render Locust's exact error text
 /// (and so Locust's error key) in one place.
@@ -40,17 +43,46 @@ pub trait RequestSink: Send + Sync {
     fn record(&self, record: RequestRecord);
 }
 
-tokio::task_local! {
-    static SINK: Arc<dyn RequestSink>;
+/// What the engine puts in scope for one user's task: where its requests are reported, and
+/// its HTTP session (taken out for the length of a request, then put back).
+struct UserScope {
+    sink: Arc<dyn RequestSink>,
+    session: Cell<Option<Box<Session>>>,
 }
 
-/// Runs `fut` with `sink` receiving every request it makes. The engine wraps each user's task in this.
+tokio::task_local! {
+    static USER: UserScope;
+}
+
+/// Runs `fut` as one user: every request it makes is reported to `sink` and goes over one
+/// HTTP session (keep-alive connection and cookies) that lives as long as `fut`. The engine
+/// wraps each user's task in this.
 pub async fn with_sink<F: Future>(sink: Arc<dyn RequestSink>, fut: F) -> F::Output {
-    SINK.scope(sink, fut).await
+    USER.scope(
+        UserScope {
+            sink,
+            session: Cell::new(None),
+        },
+        fut,
+    )
+    .await
 }
 
 /// Reports a request made by other means (a custom protocol, a request timed by hand).
 /// Outside [`with_sink`] the record is dropped: a scenario run outside the engine has no statistics.
 pub fn record(record: RequestRecord) {
-    let _ = SINK.try_with(|sink| sink.record(record));
+    let _ = USER.try_with(|u| u.sink.record(record));
+}
+
+/// The current user's session (a fresh one outside [`with_sink`], or while another request of
+/// the same user holds it).
+pub(crate) fn take_session() -> Box<Session> {
+    USER.try_with(|u| u.session.take())
+        .ok()
+        .flatten()
+        .unwrap_or_default()
+}
+
+pub(crate) fn put_session(session: Box<Session>) {
+    let _ = USER.try_with(|u| u.session.set(Some(session)));
 }

@@ -5,19 +5,17 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use goose::goose::GooseUser;
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
-use reqwest::Method;
+use http::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE, LOCATION};
+use http::{Method, StatusCode};
 
-use crate::record::{record, Failure, RequestRecord};
+use crate::multipart::Multipart;
+use crate::record::{put_session, record, take_session, Failure, RequestRecord};
+use crate::session::{ChunkBody, SendError};
 
 type Check = Box<dyn FnOnce(&Response) -> Result<(), String> + Send>;
 
-enum Body {
-    None,
-    Bytes(Bytes),
-    Multipart(reqwest::multipart::Form),
-    Form(Vec<(String, String)>),
-}
+/// Redirects followed before giving up, as Python's requests.
+const MAX_REDIRECTS: usize = 30;
 
 /// A request to build, send and record. Nothing is recorded until [`Request::send`].
 pub struct Request {
@@ -25,7 +23,7 @@ pub struct Request {
     path: Cow<'static, str>,
     name: Option<Cow<'static, str>>,
     headers: HeaderMap,
-    body: Body,
+    body: ChunkBody,
     expected: Option<&'static [u16]>,
     check: Option<Check>,
     timeout: Option<Duration>,
@@ -64,7 +62,7 @@ impl Request {
             path: path.into(),
             name: None,
             headers: HeaderMap::new(),
-            body: Body::None,
+            body: ChunkBody::default(),
             expected: None,
             check: None,
             timeout: None,
@@ -101,23 +99,38 @@ impl Request {
     }
 
     pub fn body(mut self, body: impl Into<Bytes>) -> Self {
-        self.body = Body::Bytes(body.into());
+        self.body = ChunkBody::new([body.into()]);
         self
     }
 
-    pub fn multipart(mut self, form: reqwest::multipart::Form) -> Self {
-        self.body = Body::Multipart(form);
+    pub fn multipart(mut self, form: Multipart) -> Self {
+        if let Ok(v) = HeaderValue::from_str(&form.content_type()) {
+            self.headers.insert(CONTENT_TYPE, v);
+        }
+        self.body = form.into_body();
         self
     }
 
     /// An `application/x-www-form-urlencoded` body.
     pub fn form(mut self, fields: &[(&str, &str)]) -> Self {
-        self.body = Body::Form(
-            fields
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
+        let encoded = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(fields)
+            .finish();
+        self.headers.insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static("application/x-www-form-urlencoded"),
         );
+        self.body = ChunkBody::new([Bytes::from(encoded)]);
+        self
+    }
+
+    /// A JSON body.
+    pub fn json<T: serde::Serialize + ?Sized>(mut self, value: &T) -> Self {
+        if let Ok(bytes) = serde_json::to_vec(value) {
+            self.headers
+                .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            self.body = ChunkBody::new([Bytes::from(bytes)]);
+        }
         self
     }
 
@@ -143,8 +156,9 @@ impl Request {
         self
     }
 
-    /// Sends the request on `user`'s session, reads the whole body, decides success and records it.
-    /// It never fails: a request without a response comes back with status 0, as in Locust.
+    /// Sends the request on the user's session, reads the whole body, decides success and
+    /// records it. It never fails: a request without a response comes back with status 0, as in
+    /// Locust. Redirects are followed (and timed) as Python's requests follows them.
     pub async fn send(self, user: &mut GooseUser) -> Response {
         let Request {
             method,
@@ -156,7 +170,7 @@ impl Request {
             check,
             timeout,
         } = self;
-        let url = match user.build_url(&path) {
+        let url = match url_of(user, &path) {
             Ok(u) => u,
             Err(e) => {
                 let failure = Failure::Connection(format!("invalid URL {path:?}: {e}"));
@@ -169,59 +183,59 @@ impl Request {
                 );
             }
         };
-        let mut builder = user.client.request(method.clone(), &url).headers(headers);
-        builder = match body {
-            Body::None => builder,
-            Body::Bytes(b) => builder.body(b),
-            Body::Multipart(form) => builder.multipart(form),
-            Body::Form(fields) => builder.form(&fields),
-        };
-        if let Some(t) = timeout {
-            builder = builder.timeout(t);
-        }
-        let name = name.unwrap_or_else(|| Cow::Owned(path_of(&url)));
+        // Locust names a request by its URL's path (with the query) unless told otherwise.
+        let name = name.unwrap_or_else(|| {
+            if path.starts_with('/') {
+                path
+            } else {
+                Cow::Owned(path_and_query(&url))
+            }
+        });
         let started = Instant::now();
-        let outcome = match builder.send().await {
-            Ok(resp) => {
-                let status = resp.status();
-                let headers = resp.headers().clone();
-                match resp.bytes().await {
-                    Ok(body) => Ok((status, headers, body)),
-                    Err(e) => Err(e),
+        let mut session = take_session();
+        let exchange = match timeout {
+            Some(t) => match tokio::time::timeout(
+                t,
+                follow(&mut session, method.clone(), url, headers, body),
+            )
+            .await
+            {
+                Ok(r) => r,
+                Err(_) => {
+                    // The connection may hold half a response: never reuse it.
+                    session = Box::default();
+                    Err(Failure::Timeout(format!(
+                        "no response within {:.1} s",
+                        t.as_secs_f64()
+                    )))
                 }
-            }
-            Err(e) => Err(e),
+            },
+            None => follow(&mut session, method.clone(), url, headers, body).await,
         };
+        put_session(session);
         let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
-        let (mut response, content_length) = match outcome {
-            Err(e) => {
-                let text = error_chain(&e);
-                let failure = if e.is_timeout() {
-                    Failure::Timeout(text)
-                } else {
-                    Failure::Connection(text)
-                };
-                (Response::failed(elapsed_ms, failure), 0)
-            }
-            Ok((status, headers, body)) => {
+        let (mut response, content_length) = match exchange {
+            Err(failure) => (Response::failed(elapsed_ms, failure), 0),
+            Ok((url, ex)) => {
                 // Locust records the Content-Length header when there is one, else the body length.
-                let content_length = headers
-                    .get(reqwest::header::CONTENT_LENGTH)
+                let content_length = ex
+                    .headers
+                    .get(http::header::CONTENT_LENGTH)
                     .and_then(|v| v.to_str().ok())
                     .and_then(|v| v.parse().ok())
-                    .unwrap_or(body.len() as u64);
-                let code = status.as_u16();
+                    .unwrap_or(ex.body.len() as u64);
+                let code = ex.status.as_u16();
                 let accepted = match expected {
                     Some(list) => list.contains(&code),
                     None => code < 400,
                 };
-                let failure = (!accepted)
-                    .then(|| status_failure(code, status.canonical_reason(), &url, expected));
+                let failure =
+                    (!accepted).then(|| status_failure(ex.status, &path_and_query(&url), expected));
                 (
                     Response {
                         status: code,
-                        headers,
-                        body,
+                        headers: ex.headers,
+                        body: ex.body,
                         elapsed_ms,
                         failure,
                     },
@@ -238,6 +252,69 @@ impl Request {
         }
         finish(method, name, Some(elapsed_ms), content_length, response)
     }
+}
+
+/// The request's URL: `path` joined to the user's base URL (an absolute URL stands alone).
+fn url_of(user: &GooseUser, path: &str) -> Result<url::Url, url::ParseError> {
+    if path.starts_with('/') && !path.starts_with("//") {
+        // The common case, without re-parsing the host: same origin, new path.
+        let mut url = user.base_url.clone();
+        match path.split_once('?') {
+            Some((p, q)) => {
+                url.set_path(p);
+                url.set_query(Some(q));
+            }
+            None => {
+                url.set_path(path);
+                url.set_query(None);
+            }
+        }
+        url.set_fragment(None);
+        return Ok(url);
+    }
+    user.base_url.join(path)
+}
+
+/// Sends, then follows redirects like Python's requests: 301/302/303 turn into a GET without
+/// a body (except a HEAD), 307/308 repeat the request.
+async fn follow(
+    session: &mut crate::session::Session,
+    mut method: Method,
+    mut url: url::Url,
+    headers: HeaderMap,
+    mut body: ChunkBody,
+) -> Result<(url::Url, crate::session::Exchange), Failure> {
+    for _ in 0..=MAX_REDIRECTS {
+        let ex = session
+            .execute(method.clone(), &url, headers.clone(), body.clone())
+            .await
+            .map_err(|e| match e {
+                SendError::Connect(t) | SendError::Protocol(t) => Failure::Connection(t),
+            })?;
+        let redirect = matches!(ex.status.as_u16(), 301 | 302 | 303 | 307 | 308);
+        let location = ex
+            .headers
+            .get(LOCATION)
+            .and_then(|l| l.to_str().ok())
+            .and_then(|l| url.join(l).ok());
+        match (redirect, location) {
+            (true, Some(next)) => {
+                if matches!(
+                    ex.status,
+                    StatusCode::SEE_OTHER | StatusCode::FOUND | StatusCode::MOVED_PERMANENTLY
+                ) && method != Method::HEAD
+                {
+                    method = Method::GET;
+                    body = ChunkBody::default();
+                }
+                url = next;
+            }
+            _ => return Ok((url, ex)),
+        }
+    }
+    Err(Failure::Connection(format!(
+        "TooManyRedirects: exceeded {MAX_REDIRECTS} redirects"
+    )))
 }
 
 impl Response {
@@ -286,18 +363,15 @@ fn method_name(method: &Method) -> Cow<'static, str> {
     }
 }
 
-/// Locust names a request by its URL path (with the query) unless told otherwise.
-fn path_of(url: &str) -> String {
-    match reqwest::Url::parse(url) {
-        Ok(u) => match u.query() {
-            Some(q) => format!("{}?{}", u.path(), q),
-            None => u.path().to_string(),
-        },
-        Err(_) => url.to_string(),
+fn path_and_query(url: &url::Url) -> String {
+    match url.query() {
+        Some(q) => format!("{}?{q}", url.path()),
+        None => url.path().to_string(),
     }
 }
 
-fn status_failure(code: u16, reason: Option<&str>, url: &str, expected: Option<&[u16]>) -> Failure {
+fn status_failure(status: StatusCode, path: &str, expected: Option<&[u16]>) -> Failure {
+    let code = status.as_u16();
     match expected {
         // A status outside an explicit list is the scenario's own verdict, not an HTTP error.
         Some(list) if code < 400 => Failure::Check(format!(
@@ -305,22 +379,8 @@ fn status_failure(code: u16, reason: Option<&str>, url: &str, expected: Option<&
         )),
         _ => Failure::Status {
             code,
-            reason: reason.unwrap_or("").to_string(),
-            url: path_of(url),
+            reason: status.canonical_reason().unwrap_or("").to_string(),
+            url: path.to_string(),
         },
     }
-}
-
-fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let s_text = s.to_string();
-        if !text.contains(&s_text) {
-            text.push_str(": ");
-            text.push_str(&s_text);
-        }
-        source = s.source();
-    }
-    text
 }

@@ -3,7 +3,6 @@
 use std::time::Duration;
 
 use rand::seq::IndexedRandom;
-use reqwest::multipart::{Form, Part};
 use skein_api::goose::GooseError;
 use skein_api::prelude::*;
 
@@ -16,19 +15,10 @@ const TOP_KS: [u32; 4] = [1, 3, 5, 10];
 /// The oversized upload may take a while to send and decode; only a 5xx or this timeout fails it.
 const LARGE_IMAGE_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// A file part borrowing `bytes` (zero-copy: `Part::bytes` takes a `Cow<'static, [u8]>`).
-fn file_part(bytes: &'static [u8]) -> Part {
-    let part = Part::bytes(bytes).file_name("test.jpg");
-    // "image/jpeg" is a constant, valid MIME type, so this never takes the fallback.
-    match part.mime_str("image/jpeg") {
-        Ok(part) => part,
-        Err(_) => Part::bytes(bytes).file_name("test.jpg"),
-    }
-}
-
-fn classify_form(image: &'static [u8], top_k: u32) -> Form {
-    Form::new()
-        .part("file", file_part(image))
+/// The classify form; the image part borrows the shared `&'static` bytes (no copy per request).
+fn classify_form(image: &'static [u8], top_k: u32) -> Multipart {
+    Multipart::new()
+        .file("file", "test.jpg", "image/jpeg", image)
         .text("top_k", top_k.to_string())
 }
 
@@ -101,7 +91,7 @@ pub async fn invalid_image(user: &mut GooseUser) -> TransactionResult {
 pub async fn missing_file(user: &mut GooseUser) -> TransactionResult {
     Request::post(CLASSIFY)
         .name("/api/v1/classify [missing file]")
-        .multipart(Form::new().text("top_k", "5"))
+        .multipart(Multipart::new().text("top_k", "5"))
         .expect_status(&[400, 422])
         .send(user)
         .await;
@@ -113,8 +103,8 @@ pub async fn invalid_top_k(user: &mut GooseUser) -> TransactionResult {
     Request::post(CLASSIFY)
         .name("/api/v1/classify [invalid top_k]")
         .multipart(
-            Form::new()
-                .part("file", file_part(images::jpeg(224)))
+            Multipart::new()
+                .file("file", "test.jpg", "image/jpeg", images::jpeg(224))
                 .text("top_k", "-1"),
         )
         .expect_status(&[400, 422])

@@ -30,7 +30,7 @@ fn class(name: &str) -> UserClass {
 async fn run(base_url: &str, class: &UserClass, transactions: &[&str]) -> Vec<RequestRecord> {
     let sink = Arc::new(Collect::default());
     let mut user = GooseUser::single(
-        reqwest::Url::parse(base_url).unwrap(),
+        skein_api::url::Url::parse(base_url).unwrap(),
         &GooseConfiguration::default(),
     )
     .unwrap();
