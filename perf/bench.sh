@@ -201,8 +201,11 @@ timed() {
 	return $rc
 }
 
-cpu_ms() { awk '{ printf "%.1f", ($1 + $2) * 1000 }' "$TMP/$1.time"; }
-max_rss_kb() { awk '{ print $3 }' "$TMP/$1.time"; }
+# /usr/bin/time puts "Command exited with non-zero status N" before its format line when the
+# command fails (skein exits 1 when requests failed), so read only the last line.
+time_field() { tail -n 1 "$TMP/$1.time" | awk -v f="$2" '{ print $f }'; }
+cpu_ms() { tail -n 1 "$TMP/$1.time" | awk '{ printf "%.1f", ($1 + $2) * 1000 }'; }
+max_rss_kb() { time_field "$1" 3; }
 
 # Each runner prints "<requests>" on success or "failed: <reason>" and returns 1.
 run_wrk() {
@@ -259,7 +262,7 @@ run_skein() {
 	fi
 	local n
 	if ! n=$(skein_requests "$TMP/${name}_stats.csv"); then
-		echo "$n (skein exited $rc after $(awk '{ print $4 }' "$TMP/$name.time")s; last output: $(tail -1 "$TMP/$name.out"))"
+		echo "$n (skein exited $rc after $(time_field "$name" 4)s; last output: $(tail -1 "$TMP/$name.out"))"
 		return 1
 	fi
 	local failures
@@ -361,7 +364,7 @@ if [[ -n "$IDLE_USERS" ]]; then
 				[[ $n == 1 ]] && break
 				continue
 			fi
-			elapsed=$(awk '{ print $4 }' "$TMP/$name.time")
+			elapsed=$(time_field "$name" 4)
 			if awk -v e="$elapsed" -v d="$IDLE_DURATION" 'BEGIN { exit !(e < d * 0.9) }'; then
 				log "warning: skein with $n users ended after ${elapsed}s of ${IDLE_DURATION}s"
 			fi

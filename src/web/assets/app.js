@@ -212,7 +212,8 @@
   // ---- boot ----------------------------------------------------------------------------
 
   function boot() {
-    $("version").textContent = "skein" + (args.version ? " (Locust API " + args.version + ")" : "");
+    // The version already reads "0.1.0 (Locust 2.47.0 compatible)".
+    $("version").textContent = "skein" + (args.version ? " " + args.version : "");
     show($("download-full-history-item"), !!args.stats_history_enabled);
     show($("tab-button-workers"), isDistributed);
     document.querySelectorAll("#tabs button").forEach(function (b) {
