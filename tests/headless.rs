@@ -312,3 +312,60 @@ async fn without_host_it_runs_the_embedded_service() {
         .iter()
         .any(|e| e["name"] == "/api/v1/health" && e["num_requests"].as_u64().unwrap() > 0));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn html_report_matches_the_csv_of_the_same_run() {
+    let svc = spawn_local().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = dir.path().join("r");
+    let html = dir.path().join("report_{u}u.html");
+    let out = skein(&[
+        "--headless",
+        "-H",
+        &svc.base_url(),
+        "-u",
+        "3",
+        "-r",
+        "3",
+        "-t",
+        "4s",
+        "-s",
+        "30s",
+        "--csv",
+        prefix.to_str().unwrap(),
+        "--html",
+        html.to_str().unwrap(),
+        "--only-summary",
+        "HighLoadUser",
+    ])
+    .await;
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let page = std::fs::read_to_string(dir.path().join("report_3u.html"))
+        .expect("{u} replaced by the user count");
+    assert!(
+        !page.contains("src=\"http") && !page.contains("href=\"http"),
+        "the report must open offline"
+    );
+    let stats = std::fs::read_to_string(dir.path().join("r_stats.csv")).unwrap();
+    for line in stats.split("\r\n").skip(1).filter(|l| !l.is_empty()) {
+        let cols: Vec<&str> = line.split(',').collect();
+        // Each row's name and request count appear in the report's data.
+        assert!(
+            page.contains(&format!("\"{}\"", cols[1])),
+            "{} missing from the report",
+            cols[1]
+        );
+        assert!(
+            page.contains(&format!("\"num_requests\":{}", cols[2]))
+                || page.contains(&format!("\"num_requests\": {}", cols[2])),
+            "request count {} of {} missing from the report",
+            cols[2],
+            cols[1]
+        );
+    }
+}

@@ -162,6 +162,11 @@ impl Dispatcher {
         self.wait_between
     }
 
+    /// The user count the current ramp goes to.
+    pub fn target(&self) -> u64 {
+        self.target
+    }
+
     pub fn current_count(&self) -> u64 {
         self.users.values().flat_map(|c| c.values()).sum()
     }

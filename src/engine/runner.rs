@@ -290,12 +290,18 @@ impl Runner {
         match d.next_iteration() {
             Some(dist) => {
                 let wait = d.wait_between();
+                let done = d.current_count() == d.target();
                 let totals = class_totals(&dist);
                 if let Err(e) = self.apply(&totals) {
                     tracing::error!("{e}");
                 }
-                self.next_iteration = Some(Instant::now() + Duration::from_secs_f64(wait));
                 self.publish(None);
+                if done {
+                    // No wait after the last iteration, as Locust: the ramp is complete now.
+                    self.iterate();
+                } else {
+                    self.next_iteration = Some(Instant::now() + Duration::from_secs_f64(wait));
+                }
             }
             None => {
                 self.next_iteration = None;
@@ -434,5 +440,127 @@ async fn sleep_until(at: Option<Instant>) {
     match at {
         Some(at) => tokio::time::sleep_until(at).await,
         None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use goose::goose::{Scenario, Transaction, TransactionResult};
+    use goose::transaction;
+    use skein_api::UserClass;
+
+    use super::*;
+    use crate::engine::{hub, select_classes};
+
+    static FINISHED: AtomicUsize = AtomicUsize::new(0);
+
+    async fn idle(_u: &mut GooseUser) -> TransactionResult {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        Ok(())
+    }
+
+    async fn slow(_u: &mut GooseUser) -> TransactionResult {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        FINISHED.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }
+
+    fn class(name: &str, weight: usize) -> UserClass {
+        UserClass::new(
+            Scenario::new(name)
+                .set_weight(weight)
+                .unwrap()
+                .register_transaction(transaction!(idle).set_name("idle")),
+        )
+    }
+
+    fn runner(classes: &[UserClass], stop_timeout: Duration) -> RunnerHandle {
+        spawn(RunnerSetup {
+            classes: select_classes(classes, &[], None, None).unwrap(),
+            host: Some("http://127.0.0.1:9".into()),
+            stop_timeout,
+            reset_stats_on_spawned: false,
+            hub: hub::spawn(0.0, "test".into()),
+            sessions: SessionFactory::new().unwrap(),
+        })
+    }
+
+    fn counts(pairs: &[(&str, u64)]) -> BTreeMap<String, u64> {
+        pairs.iter().map(|(k, v)| (k.to_string(), *v)).collect()
+    }
+
+    #[tokio::test]
+    async fn applies_absolute_per_class_counts() {
+        let r = runner(
+            &[class("ImageClassifierUser", 1), class("HighLoadUser", 1)],
+            Duration::ZERO,
+        );
+        r.apply_counts(counts(&[("ImageClassifierUser", 7), ("HighLoadUser", 3)]))
+            .await
+            .unwrap();
+        assert_eq!(
+            r.status().class_counts,
+            counts(&[("HighLoadUser", 3), ("ImageClassifierUser", 7)])
+        );
+        assert_eq!(r.status().user_count, 10);
+        r.apply_counts(counts(&[("ImageClassifierUser", 2), ("HighLoadUser", 5)]))
+            .await
+            .unwrap();
+        assert_eq!(
+            r.status().class_counts,
+            counts(&[("HighLoadUser", 5), ("ImageClassifierUser", 2)])
+        );
+        r.stop().await;
+        let st = r.status();
+        assert_eq!((st.state, st.user_count), (RunState::Stopped, 0));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn ramps_at_the_spawn_rate_by_weight() {
+        let r = runner(&[class("A", 3), class("B", 1)], Duration::ZERO);
+        r.start(8, 4.0, None, None).await.unwrap();
+        assert_eq!(r.status().user_count, 4, "first iteration at once");
+        assert_eq!(r.status().state, RunState::Spawning);
+        tokio::time::sleep(Duration::from_millis(1010)).await;
+        let st = r.status();
+        assert_eq!((st.user_count, st.state), (8, RunState::Running));
+        assert_eq!(st.class_counts, counts(&[("A", 6), ("B", 2)]));
+        // Retarget downwards while running.
+        r.start(2, 10.0, None, None).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        assert_eq!(r.status().user_count, 2);
+        r.stop().await;
+    }
+
+    #[tokio::test]
+    async fn stop_timeout_lets_running_transactions_finish() {
+        let slow_class = || {
+            UserClass::new(
+                Scenario::new("Slow").register_transaction(transaction!(slow).set_name("slow")),
+            )
+        };
+        let before = FINISHED.load(Ordering::SeqCst);
+        let graceful = runner(&[slow_class()], Duration::from_secs(5));
+        graceful.apply_counts(counts(&[("Slow", 3)])).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        graceful.stop().await;
+        assert_eq!(
+            FINISHED.load(Ordering::SeqCst) - before,
+            3,
+            "each user finished its transaction"
+        );
+
+        let before = FINISHED.load(Ordering::SeqCst);
+        let abrupt = runner(&[slow_class()], Duration::ZERO);
+        abrupt.apply_counts(counts(&[("Slow", 3)])).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        abrupt.stop().await;
+        assert_eq!(
+            FINISHED.load(Ordering::SeqCst) - before,
+            0,
+            "without a stop timeout users are interrupted"
+        );
     }
 }
