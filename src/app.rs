@@ -309,8 +309,8 @@ pub async fn run_web(run: Run, shutdown: CancellationToken) -> Result<i32> {
                 tracing::info!("--run-time limit reached, stopping test");
                 runner.stop().await;
                 if let Some(after) = autoquit {
-                    tracing::info!("--autoquit time reached, shutting down");
                     tokio::time::sleep(Duration::from_secs(after)).await;
+                    tracing::info!("--autoquit time reached, shutting down");
                     quit.cancel();
                 }
             });
