@@ -8,8 +8,6 @@ use std::io::Write;
 use anyhow::{Context, Result};
 use tokio_util::sync::CancellationToken;
 
-use std::time::Duration;
-
 use crate::classifier;
 use crate::config::Settings;
 use crate::controller::{self, Controller, RunInfo};
@@ -199,7 +197,7 @@ pub async fn finish(run: &Run) -> Result<i32> {
         let mut o = std::io::stdout().lock();
         let _ = writeln!(o, "{json}");
     }
-    let failed = !snap.stats.errors().is_empty() || !snap.exceptions.is_empty();
+    let failed = !snap.stats.errors_in_order().is_empty() || !snap.exceptions.is_empty();
     let code = if failed { s.exit_code_on_error } else { 0 };
     tracing::info!("Shutting down (exit code {code})");
     Ok(code)
@@ -253,6 +251,7 @@ pub async fn run_web(run: Run, shutdown: CancellationToken) -> Result<i32> {
             spawn_rate: s.spawn_rate,
             run_time: s.run_time,
             csv_history_path,
+            autoquit: s.web.autoquit.map(|after| (after, shutdown.clone())),
         },
     );
     let options = WebOptions {
@@ -293,28 +292,19 @@ pub async fn run_web(run: Run, shutdown: CancellationToken) -> Result<i32> {
     ));
 
     if s.web.autostart {
-        run.runner
-            .start(
-                s.users.unwrap_or(1),
-                s.spawn_rate.unwrap_or(1.0),
-                None,
-                None,
-            )
+        // Through the controller, so a Stop and a new swarm from the UI cancel the -t timer.
+        let swarm = web::SwarmRequest {
+            user_count: s.users.unwrap_or(1),
+            spawn_rate: s.spawn_rate.unwrap_or(1.0),
+            host: None,
+            run_time: s.run_time,
+            user_classes: None,
+            profile: None,
+            extra: Vec::new(),
+        };
+        web::Backend::swarm(&*controller, swarm)
             .await
             .map_err(|e| exit(EXIT_STARTUP, e))?;
-        if let Some(t) = s.run_time {
-            let (runner, quit, autoquit) = (run.runner.clone(), shutdown.clone(), s.web.autoquit);
-            tokio::spawn(async move {
-                tokio::time::sleep(t).await;
-                tracing::info!("--run-time limit reached, stopping test");
-                runner.stop().await;
-                if let Some(after) = autoquit {
-                    tokio::time::sleep(Duration::from_secs(after)).await;
-                    tracing::info!("--autoquit time reached, shutting down");
-                    quit.cancel();
-                }
-            });
-        }
     }
     let server_result = tokio::select! {
         _ = shutdown.cancelled() => None,
@@ -357,28 +347,41 @@ fn write_file(path: &str, content: &str) -> std::io::Result<()> {
     std::fs::write(path, content)
 }
 
-/// Cancels `token` on Ctrl-C or SIGTERM (Locust runs the same shutdown for both).
+/// Cancels `token` on Ctrl-C or SIGTERM (Locust runs the same shutdown for both); a second
+/// signal ends the process at once, for when a long stop timeout is not worth waiting for.
 pub fn on_signals(token: CancellationToken) {
     tokio::spawn(async move {
-        let ctrl_c = tokio::signal::ctrl_c();
+        let mut signals = Signals::new();
+        signals.next().await;
+        token.cancel();
+        signals.next().await;
+        eprintln!("skein: second signal: quitting without waiting for users to stop");
+        std::process::exit(1);
+    });
+}
+
+struct Signals {
+    #[cfg(unix)]
+    term: Option<tokio::signal::unix::Signal>,
+}
+
+impl Signals {
+    fn new() -> Self {
+        Signals {
+            #[cfg(unix)]
+            term: tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok(),
+        }
+    }
+
+    async fn next(&mut self) {
         #[cfg(unix)]
-        {
-            let mut term =
-                match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                    Ok(t) => t,
-                    Err(_) => {
-                        let _ = ctrl_c.await;
-                        token.cancel();
-                        return;
-                    }
-                };
+        if let Some(term) = self.term.as_mut() {
             tokio::select! {
-                _ = ctrl_c => {}
+                _ = tokio::signal::ctrl_c() => {}
                 _ = term.recv() => {}
             }
+            return;
         }
-        #[cfg(not(unix))]
-        let _ = ctrl_c.await;
-        token.cancel();
-    });
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }

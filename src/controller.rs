@@ -11,9 +11,7 @@ use serde_json::{json, Map, Value};
 use tokio_util::sync::CancellationToken;
 
 use crate::engine::hub::HistoryPoint;
-use crate::engine::{
-    wall_clock, ClassPlan, HubHandle, RunState, RunnerHandle, RunnerStatus, Snapshot,
-};
+use crate::engine::{wall_clock, ClassPlan, HubHandle, RunnerHandle, RunnerStatus, Snapshot};
 use crate::logging::LogBuffer;
 use crate::report;
 use crate::stats::{RequestStats, StatsEntry};
@@ -29,6 +27,8 @@ pub struct RunInfo {
     pub spawn_rate: Option<f64>,
     pub run_time: Option<Duration>,
     pub csv_history_path: Option<std::path::PathBuf>,
+    /// `--autoquit`: after a timed stop, cancel this token that many seconds later.
+    pub autoquit: Option<(u64, CancellationToken)>,
 }
 
 pub struct Controller {
@@ -242,14 +242,24 @@ impl web::Backend for Controller {
                     req.user_classes.clone(),
                 )
                 .await?;
-            let timer = req.run_time.map(|t| {
+            // Locust ignores a zero run time (`if run_time:`).
+            let timer = req.run_time.filter(|t| !t.is_zero()).map(|t| {
                 let token = CancellationToken::new();
-                let (runner, cancel) = (self.runner.clone(), token.clone());
+                let (runner, cancel, autoquit) = (
+                    self.runner.clone(),
+                    token.clone(),
+                    self.info.autoquit.clone(),
+                );
                 tokio::spawn(async move {
                     tokio::select! {
                         _ = tokio::time::sleep(t) => {
-                            tracing::info!("Time limit reached. Stopping users.");
+                            tracing::info!("--run-time limit reached, stopping test");
                             runner.stop().await;
+                            if let Some((after, quit)) = autoquit {
+                                tokio::time::sleep(Duration::from_secs(after)).await;
+                                tracing::info!("--autoquit time reached, shutting down");
+                                quit.cancel();
+                            }
                         }
                         _ = cancel.cancelled() => {}
                     }
@@ -404,12 +414,6 @@ impl web::Backend for Controller {
 
     fn host(&self) -> BoxFuture<'_, Option<String>> {
         Box::pin(async move { self.runner.status().host })
-    }
-}
-
-impl Controller {
-    pub fn state(&self) -> RunState {
-        self.runner.status().state
     }
 }
 

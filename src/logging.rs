@@ -7,7 +7,8 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 
 use tracing::field::{Field, Visit};
-use tracing::{Event, Level, Subscriber};
+use tracing::subscriber::Interest;
+use tracing::{Event, Level, Metadata, Subscriber};
 use tracing_subscriber::layer::{Context, SubscriberExt};
 use tracing_subscriber::Layer;
 
@@ -75,17 +76,36 @@ fn level_name(level: &Level) -> &'static str {
     }
 }
 
-impl<S: Subscriber> Layer<S> for LocustFormat {
-    fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
-        let meta = event.metadata();
-        // Our own crates log at the chosen level; dependencies only their warnings and errors.
+impl LocustFormat {
+    /// Our own crates log at the chosen level; dependencies only their warnings and errors.
+    fn wants(&self, meta: &Metadata<'_>) -> bool {
         let ours = meta.target().starts_with("skein");
         let limit = if ours {
             self.max_level
         } else {
             self.max_level.min(Level::WARN)
         };
-        if *meta.level() > limit {
+        *meta.level() <= limit
+    }
+}
+
+impl<S: Subscriber> Layer<S> for LocustFormat {
+    // Deciding per call site (not per event) keeps disabled log lines free on hot paths.
+    fn register_callsite(&self, meta: &'static Metadata<'static>) -> Interest {
+        if self.wants(meta) {
+            Interest::always()
+        } else {
+            Interest::never()
+        }
+    }
+
+    fn enabled(&self, meta: &Metadata<'_>, _ctx: Context<'_, S>) -> bool {
+        self.wants(meta)
+    }
+
+    fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
+        let meta = event.metadata();
+        if !self.wants(meta) {
             return;
         }
         let mut msg = Message::default();

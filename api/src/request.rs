@@ -202,8 +202,7 @@ impl Request {
             {
                 Ok(r) => r,
                 Err(_) => {
-                    // The connection may hold half a response: never reuse it.
-                    session = Box::default();
+                    // The half-read connection was dropped with the request; the cookies stay.
                     Err(Failure::Timeout(format!(
                         "no response within {:.1} s",
                         t.as_secs_f64()
@@ -257,18 +256,20 @@ impl Request {
 /// The request's URL: `path` joined to the user's base URL (an absolute URL stands alone).
 fn url_of(user: &GooseUser, path: &str) -> Result<url::Url, url::ParseError> {
     if path.starts_with('/') && !path.starts_with("//") {
-        // The common case, without re-parsing the host: same origin, new path.
+        // Locust appends the path to the host as given (`-H http://x/api` + `/v1` is
+        // `http://x/api/v1`), and this needs no re-parsing of the host.
         let mut url = user.base_url.clone();
-        match path.split_once('?') {
-            Some((p, q)) => {
-                url.set_path(p);
-                url.set_query(Some(q));
-            }
-            None => {
-                url.set_path(path);
-                url.set_query(None);
-            }
+        let (p, q) = match path.split_once('?') {
+            Some((p, q)) => (p, Some(q)),
+            None => (path, None),
+        };
+        let prefix = user.base_url.path().trim_end_matches('/');
+        if prefix.is_empty() {
+            url.set_path(p);
+        } else {
+            url.set_path(&format!("{prefix}{p}"));
         }
+        url.set_query(q);
         url.set_fragment(None);
         return Ok(url);
     }
@@ -281,7 +282,7 @@ async fn follow(
     session: &mut crate::session::Session,
     mut method: Method,
     mut url: url::Url,
-    headers: HeaderMap,
+    mut headers: HeaderMap,
     mut body: ChunkBody,
 ) -> Result<(url::Url, crate::session::Exchange), Failure> {
     for _ in 0..=MAX_REDIRECTS {
@@ -299,13 +300,18 @@ async fn follow(
             .and_then(|l| url.join(l).ok());
         match (redirect, location) {
             (true, Some(next)) => {
-                if matches!(
-                    ex.status,
-                    StatusCode::SEE_OTHER | StatusCode::FOUND | StatusCode::MOVED_PERMANENTLY
-                ) && method != Method::HEAD
-                {
+                // Python's requests: a 303 becomes a GET (but a HEAD), a 302 too, a 301 only from a POST;
+                // a request turned into a GET loses its body and the headers that described it.
+                let to_get = match ex.status {
+                    StatusCode::SEE_OTHER | StatusCode::FOUND => method != Method::HEAD,
+                    StatusCode::MOVED_PERMANENTLY => method == Method::POST,
+                    _ => false,
+                };
+                if to_get {
                     method = Method::GET;
                     body = ChunkBody::default();
+                    headers.remove(http::header::CONTENT_TYPE);
+                    headers.remove(http::header::CONTENT_LENGTH);
                 }
                 url = next;
             }

@@ -140,6 +140,7 @@ impl<T: AsyncRead + AsyncWrite + Send + Unpin> Io for T {}
 
 struct Connection {
     origin: Origin,
+    host_header: Option<HeaderValue>,
     sender: http1::SendRequest<ChunkBody>,
     driver: http1::Connection<TokioIo<Box<dyn Io>>, ChunkBody>,
 }
@@ -187,29 +188,24 @@ impl Session {
         mut headers: HeaderMap,
         body: ChunkBody,
     ) -> Result<Exchange, SendError> {
-        let mut conn = match self.conn.take() {
-            Some(c) if c.origin.same(url) && !c.sender.is_closed() => c,
-            _ => {
+        let reusable = match self.conn.take() {
+            Some(mut c) if c.origin.same(url) => still_open(&mut c).await.then_some(c),
+            _ => None,
+        };
+        let mut conn = match reusable {
+            Some(c) => c,
+            None => {
                 let origin = Origin::of(url)
                     .ok_or_else(|| SendError::Connect(format!("unsupported URL {url}")))?;
                 connect(origin).await?
             }
         };
-        // A kept-alive connection the server has meanwhile closed shows here; open a fresh one.
-        if drive(&mut conn.driver, conn.sender.ready())
+        drive(&mut conn.driver, conn.sender.ready())
             .await
-            .map(|r| r.is_err())
-            .unwrap_or(true)
-        {
-            let origin = conn.origin.clone();
-            conn = connect(origin).await?;
-            drive(&mut conn.driver, conn.sender.ready())
-                .await
-                .map_err(SendError::Protocol)?
-                .map_err(|e| SendError::Protocol(e.to_string()))?;
-        }
-        if let Ok(v) = HeaderValue::from_str(&conn.origin.host_header()) {
-            headers.entry(HOST).or_insert(v);
+            .map_err(SendError::Protocol)?
+            .map_err(|e| SendError::Protocol(e.to_string()))?;
+        if let Some(v) = &conn.host_header {
+            headers.entry(HOST).or_insert_with(|| v.clone());
         }
         headers
             .entry(USER_AGENT)
@@ -222,10 +218,7 @@ impl Session {
                 headers.insert(COOKIE, cookies);
             }
         }
-        let target = match url.query() {
-            Some(q) => format!("{}?{q}", url.path()),
-            None => url.path().to_string(),
-        };
+        let target = &url[url::Position::BeforePath..url::Position::AfterQuery];
         let mut req = http::Request::new(body);
         *req.method_mut() = method;
         *req.uri_mut() = target
@@ -288,11 +281,23 @@ async fn connect(origin: Origin) -> Result<Connection, SendError> {
     let (sender, driver) = http1::handshake(TokioIo::new(io))
         .await
         .map_err(|e| SendError::Connect(error_chain(&e)))?;
+    let host_header = HeaderValue::from_str(&origin.host_header()).ok();
     Ok(Connection {
         origin,
+        host_header,
         sender,
         driver,
     })
+}
+
+/// Whether a kept-alive connection is still usable. The connection is only driven while a
+/// request is in flight, so a server that closed it while the user waited (an idle timeout) is
+/// noticed here, by one poll that reads the pending end of stream, instead of failing the
+/// next request.
+async fn still_open(conn: &mut Connection) -> bool {
+    !conn.sender.is_closed()
+        && poll_fn(|cx| Poll::Ready(Pin::new(&mut conn.driver).poll(cx).is_pending())).await
+        && !conn.sender.is_closed()
 }
 
 /// Polls `fut` while also driving the connection it needs; an error when the connection ends first.

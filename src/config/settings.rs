@@ -133,7 +133,8 @@ impl Settings {
             host: raw.host,
             users: raw.users,
             spawn_rate: raw.spawn_rate,
-            run_time: raw.run_time,
+            // Locust tests `if run_time:`, so 0 means no limit.
+            run_time: raw.run_time.filter(|t| !t.is_zero()),
             headless: raw.headless,
             list: raw.list,
             csv_prefix: raw.csv_prefix,

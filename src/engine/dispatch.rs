@@ -152,7 +152,8 @@ impl Dispatcher {
     /// Starts a ramp from the current counts to `target` users at `rate` users per second.
     pub fn new_dispatch(&mut self, target: u64, rate: f64) {
         self.target = target;
-        self.per_iteration = (rate.floor() as u64).max(1);
+        // Saturating: an absurd rate is one iteration, not an overflow.
+        self.per_iteration = (rate.floor().min(u32::MAX as f64) as u64).max(1);
         self.wait_between = self.per_iteration as f64 / rate;
         self.first_iteration = true;
     }
@@ -194,7 +195,7 @@ impl Dispatcher {
             return None;
         }
         if current < self.target {
-            let goal = (current + self.per_iteration).min(self.target);
+            let goal = current.saturating_add(self.per_iteration).min(self.target);
             for _ in current..goal {
                 let Some(class) = self.user_gen.next() else {
                     break;

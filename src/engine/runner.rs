@@ -244,6 +244,9 @@ impl Runner {
             None => self.setup.classes.clone(),
         };
         if let Some(h) = host {
+            // Checked before anything changes, so a bad host from the web form is an answer, not
+            // a stream of failed spawns.
+            check_host(&h)?;
             self.host = Some(h);
         }
         let state = self.status.borrow().state;
@@ -300,7 +303,10 @@ impl Runner {
                     // No wait after the last iteration, as Locust: the ramp is complete now.
                     self.iterate();
                 } else {
-                    self.next_iteration = Some(Instant::now() + Duration::from_secs_f64(wait));
+                    // A vanishing rate waits "forever" rather than overflowing a Duration.
+                    let wait = Duration::try_from_secs_f64(wait)
+                        .unwrap_or(Duration::from_secs(86_400 * 365));
+                    self.next_iteration = Some(Instant::now() + wait);
                 }
             }
             None => {
@@ -433,6 +439,16 @@ impl Runner {
         while self.tasks.join_next().await.is_some() {}
         self.status.send_modify(|s| s.target = 0);
         self.publish(Some(RunState::Stopped));
+    }
+}
+
+fn check_host(host: &str) -> Result<(), String> {
+    match Url::parse(host) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => Ok(()),
+        Ok(_) => Err(format!(
+            "Invalid host {host:?}: it must be an http:// or https:// URL with a host"
+        )),
+        Err(e) => Err(format!("Invalid host {host:?}: {e}")),
     }
 }
 

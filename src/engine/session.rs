@@ -22,8 +22,8 @@ pub struct SessionFactory {
 impl SessionFactory {
     pub fn new() -> Result<Self, SessionError> {
         let tls = skein_api::tls_config().map_err(SessionError::Tls)?;
+        // No cookie store: a jar in a client every user shares would mix the users' sessions.
         let shared = Client::builder()
-            .cookie_store(true)
             .tls_backend_preconfigured((*tls).clone())
             .http1_only()
             .tcp_nodelay(true)

@@ -63,6 +63,8 @@ impl UserTask {
 
     async fn finish(mut self) {
         let class = self.class.clone();
+        // Ends the runner's stop-timeout timer for this user, which has nothing left to interrupt.
+        let _done = DoneGuard(self.kill.clone());
         for (i, t) in class.on_stop.iter().enumerate() {
             let _ = tokio::time::timeout(ON_STOP_LIMIT, self.run_one(t, i)).await;
         }
@@ -103,5 +105,14 @@ fn panic_text(panic: Box<dyn Any + Send>) -> String {
         s.clone()
     } else {
         "panic".to_string()
+    }
+}
+
+/// Cancels the user's `kill` token when its task ends, however it ends.
+struct DoneGuard(CancellationToken);
+
+impl Drop for DoneGuard {
+    fn drop(&mut self) {
+        self.0.cancel();
     }
 }
