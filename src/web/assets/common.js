@@ -46,7 +46,7 @@
 
   var STATS_COLUMNS = [
     { title: "Type", key: "method" },
-    { title: "Name", key: "name" },
+    { title: "Name", key: "name", cls: "name" },
     { title: "# Requests", key: "num_requests", cls: "n", fmt: function (v) { return num(v); } },
     { title: "# Fails", key: "num_failures", cls: "n", fmt: function (v) { return num(v); } },
     { title: "Median (ms)", key: "median_response_time", cls: "n", fmt: function (v) { return num(v, 0); } },
@@ -73,7 +73,7 @@
     return table("failures-table", [
       { title: "# Failures", key: "occurrences", cls: "n", fmt: function (v) { return num(v); } },
       { title: "Method", key: "method" },
-      { title: "Name", key: "name" },
+      { title: "Name", key: "name", cls: "name" },
       { title: "Message", key: "error", fmt: function (v) { return '<pre class="msg">' + esc(v) + "</pre>"; } },
       { title: "First Seen", key: "first_seen", fmt: epochToLocal },
       { title: "Last Seen", key: "last_seen", fmt: epochToLocal }
@@ -91,7 +91,7 @@
 
   var REPORT_PERCENTILES = ["0.5", "0.6", "0.7", "0.8", "0.9", "0.95", "0.99", "1.0"];
   function responseTimesTable(rows) {
-    var cols = [{ title: "Method", key: "method" }, { title: "Name", key: "name" }];
+    var cols = [{ title: "Method", key: "method" }, { title: "Name", key: "name", cls: "name" }];
     REPORT_PERCENTILES.forEach(function (p) {
       cols.push({ title: Math.round(Number(p) * 100) + "%ile (ms)", key: p, cls: "n", fmt: function (v) { return num(v, 0); } });
     });
@@ -140,6 +140,23 @@
     return opts;
   }
 
+  // Time axis: wall-clock HH:MM:SS (local time), ticks never closer than 1 s apart.
+  function pad2(n) { return (n < 10 ? "0" : "") + n; }
+  function clock(ts) {
+    if (ts === null || ts === undefined || !isFinite(ts)) return "--";
+    var d = new Date(Math.round(ts) * 1000);
+    return pad2(d.getHours()) + ":" + pad2(d.getMinutes()) + ":" + pad2(d.getSeconds());
+  }
+  var TIME_INCRS = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800,
+    21600, 43200, 86400, 172800, 604800];
+  function timeAxis() {
+    return axis({
+      space: 70,
+      incrs: TIME_INCRS,
+      values: function (u, splits) { return splits.map(clock); }
+    });
+  }
+
   // A live-updatable chart: {push(ts, values[]), set(xs, ys[][]), el}
   function Chart(el, title, names, unit) {
     this.el = el;
@@ -154,7 +171,7 @@
   Chart.prototype.build = function () {
     if (!this.el || typeof uPlot === "undefined") return;
     var width = Math.max(300, (this.el.clientWidth || 800) - 10);
-    var series = [{}];
+    var series = [{ label: "Time", value: function (u, v) { return clock(v); } }];
     var unit = this.unit;
     this.names.forEach(function (n, i) {
       series.push({
@@ -166,8 +183,9 @@
     this.el.innerHTML = "";
     this.plot = new uPlot({
       title: this.title, width: width, height: 260, series: series,
+      padding: [null, 28, null, null], // room for the last HH:MM:SS tick label
       scales: { x: { time: true }, y: { range: function (u, min, max) { return [0, isFinite(max) && max > 0 ? max * 1.1 : 1]; } } },
-      axes: [axis({}), axis({ size: 60 })]
+      axes: [timeAxis(), axis({ size: 60 })]
     }, [this.xs].concat(this.ys), this.el);
   };
   Chart.prototype.set = function (xs, ys) {
