@@ -117,10 +117,6 @@ impl CsvFiles {
         }
         Ok(())
     }
-
-    pub fn history_path(&self) -> PathBuf {
-        path(&self.prefix, "stats_history")
-    }
 }
 
 fn path(prefix: &str, kind: &str) -> PathBuf {

@@ -15,7 +15,7 @@ pub mod session;
 
 pub use class::UserClass;
 pub use multipart::Multipart;
-pub use record::{record, with_sink, Failure, RequestRecord, RequestSink};
+pub use record::{epoch_seconds, record, with_sink, Failure, RequestRecord, RequestSink};
 pub use request::{Request, Response};
 pub use session::tls_config;
 

@@ -7,6 +7,14 @@ use std::sync::Arc;
 
 use crate::session::Session;
 
+/// Wall-clock time as Locust keeps it: epoch seconds.
+pub fn epoch_seconds() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
 /// Why a request failed, kept structured so the engine can render Locust's exact error text
 /// (and so Locust's error key) in one place.
 #[derive(Debug, Clone, PartialEq)]

@@ -1,7 +1,7 @@
 //! A request with Locust's semantics, made on the Goose user's own HTTP session.
 
 use std::borrow::Cow;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use goose::goose::GooseUser;
@@ -9,7 +9,7 @@ use http::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE, LOCATION};
 use http::{Method, StatusCode};
 
 use crate::multipart::Multipart;
-use crate::record::{put_session, record, take_session, Failure, RequestRecord};
+use crate::record::{epoch_seconds, put_session, record, take_session, Failure, RequestRecord};
 use crate::session::{ChunkBody, SendError};
 
 type Check = Box<dyn FnOnce(&Response) -> Result<(), String> + Send>;
@@ -348,10 +348,7 @@ fn finish(
         response_time_ms,
         content_length,
         failure: response.failure.clone(),
-        timestamp: SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_secs_f64())
-            .unwrap_or(0.0),
+        timestamp: epoch_seconds(),
     });
     response
 }
@@ -370,10 +367,7 @@ fn method_name(method: &Method) -> Cow<'static, str> {
 }
 
 fn path_and_query(url: &url::Url) -> String {
-    match url.query() {
-        Some(q) => format!("{}?{q}", url.path()),
-        None => url.path().to_string(),
-    }
+    url[url::Position::BeforePath..url::Position::AfterQuery].to_string()
 }
 
 fn status_failure(status: StatusCode, path: &str, expected: Option<&[u16]>) -> Failure {

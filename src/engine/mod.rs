@@ -17,8 +17,5 @@ pub use session::SessionFactory;
 /// Wall-clock time as Locust keeps it: epoch seconds. Only the edges read the clock; the
 /// statistics are given times.
 pub fn wall_clock() -> f64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs_f64())
-        .unwrap_or(0.0)
+    skein_api::epoch_seconds()
 }
