@@ -4,22 +4,8 @@ use std::path::PathBuf;
 
 /// The `locust/samples` folder of the shared reference material.
 pub fn samples_dir() -> PathBuf {
-    let mut candidates = Vec::new();
-    if let Ok(s) = std::env::var("SKEIN_SHARED") {
-        candidates.push(PathBuf::from(s));
-    }
-    candidates.push(PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../shared"
-    )));
-    candidates.push(PathBuf::from("/work/shared"));
-    for c in &candidates {
-        let p = c.join("locust/samples");
-        if p.is_dir() {
-            return p;
-        }
-    }
-    panic!("shared samples not found in {candidates:?}");
+    crate::testing::shared_path("locust/samples")
+        .expect("the shared/ reference folder: set SKEIN_SHARED")
 }
 
 pub fn sample(name: &str) -> String {
