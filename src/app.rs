@@ -55,7 +55,8 @@ pub struct Run {
     pub settings: Settings,
     pub runner: RunnerHandle,
     pub hub: engine::HubHandle,
-    pub host: String,
+    /// `-H`, or the embedded service's address; `None` when every class names its own host.
+    pub host: Option<String>,
     pub logs: LogBuffer,
     pub started_at: f64,
     /// Kept alive for the whole run when skein started the reference service itself.
@@ -83,9 +84,16 @@ impl Run {
                 "No user class has a task left to run (check -T/--tags and -E/--exclude-tags)",
             ));
         }
-        let (host, local) = match &settings.host {
-            Some(h) => (h.trim_end_matches('/').to_string(), None),
-            None => {
+        // As Locust: -H wins; without it, classes that name their own host use it; only when
+        // some class has none does skein start its reference service for them.
+        let class_host = classes
+            .iter()
+            .map(|c| c.host.clone())
+            .collect::<Option<Vec<String>>>();
+        let (host, local) = match (&settings.host, class_host) {
+            (Some(h), _) => (Some(h.trim_end_matches('/').to_string()), None),
+            (None, Some(_)) => (None, None),
+            (None, None) => {
                 let local = classifier::spawn_local()
                     .await
                     .context("could not start the reference classifier service")?;
@@ -93,7 +101,7 @@ impl Run {
                 tracing::info!(
                     "No --host given: started the reference classifier service on {host}"
                 );
-                (host, Some(local))
+                (Some(host), Some(local))
             }
         };
         let started_at = wall_clock();
@@ -101,7 +109,7 @@ impl Run {
         let sessions = SessionFactory::new().context("could not set up HTTP sessions")?;
         let runner = engine::runner::spawn(RunnerSetup {
             classes,
-            host: Some(host.clone()),
+            host: host.clone(),
             stop_timeout: settings.stop_timeout,
             reset_stats_on_spawned: settings.reset_stats,
             hub: hub.clone(),
@@ -173,7 +181,7 @@ pub async fn finish(run: &Run) -> Result<i32> {
             &snap,
             &run.runner.status(),
             run.runner.classes(),
-            Some(&run.host),
+            run.host.as_deref(),
         );
         write_file(&path, &web::render_report(&args))
             .with_context(|| format!("cannot write the HTML report {path}"))?;
