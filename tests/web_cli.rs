@@ -94,3 +94,146 @@ async fn autostart_runs_then_autoquit_ends_the_process() {
         .unwrap()
         .contains("/api/v1/classify"));
 }
+
+fn shape(v: &serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match v {
+        Value::Object(m) => Value::Object(m.iter().map(|(k, v)| (k.clone(), shape(v))).collect()),
+        Value::Array(a) => Value::Array(a.first().map(shape).into_iter().collect()),
+        Value::Number(_) => Value::from("number"),
+        Value::String(_) => Value::from("string"),
+        Value::Bool(_) => Value::from("bool"),
+        Value::Null => Value::from("null"),
+    }
+}
+
+fn sample(name: &str) -> serde_json::Value {
+    let dirs = [
+        std::env::var("SKEIN_SHARED").ok(),
+        Some(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared").into()),
+        Some("/work/shared".into()),
+    ];
+    let path = dirs
+        .into_iter()
+        .flatten()
+        .map(|d| {
+            std::path::PathBuf::from(d)
+                .join("locust/samples/webapi")
+                .join(name)
+        })
+        .find(|p| p.exists())
+        .expect("the shared/ reference folder");
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// A client written against Locust's API gets the same shapes from skein's real controller.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_api_answers_in_locusts_shapes() {
+    let svc = spawn_local().await.unwrap();
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_skein"))
+        .args([
+            "--web-host",
+            "127.0.0.1",
+            "-P",
+            "0",
+            "-H",
+            &svc.base_url(),
+            "HighLoadUser",
+        ])
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let port = tokio::time::timeout(Duration::from_secs(30), async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            if let Some(rest) = line
+                .split("Starting web interface at http://127.0.0.1:")
+                .nth(1)
+            {
+                return rest.trim().parse::<u16>().unwrap();
+            }
+        }
+        panic!("no web interface");
+    })
+    .await
+    .unwrap();
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+    let swarm: serde_json::Value = http
+        .post(format!("{base}/swarm"))
+        .form(&[
+            ("user_count", "3"),
+            ("spawn_rate", "3"),
+            ("host", svc.base_url().as_str()),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mut want = shape(&sample("swarm.json"));
+    // Locust echoes run_time only when one was posted.
+    want.as_object_mut().unwrap().remove("run_time");
+    assert_eq!(shape(&swarm), want, "{swarm}");
+    // Wait for requests and a failure-free running state.
+    let mut stats = serde_json::Value::Null;
+    for _ in 0..60 {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        stats = http
+            .get(format!("{base}/stats/requests"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if stats["state"] == "running" && stats["stats"].as_array().is_some_and(|s| s.len() >= 3) {
+            break;
+        }
+    }
+    let theirs = sample("stats_requests_running.json");
+    let mut want_keys: Vec<&String> = theirs
+        .as_object()
+        .unwrap()
+        .keys()
+        .filter(|k| !k.starts_with("worker"))
+        .collect();
+    want_keys.sort();
+    let got_keys: Vec<&String> = stats.as_object().unwrap().keys().collect();
+    assert_eq!(
+        got_keys, want_keys,
+        "top-level keys (worker keys are master-only)"
+    );
+    let entry_keys = |v: &serde_json::Value| {
+        let mut k: Vec<String> = v["stats"][0].as_object().unwrap().keys().cloned().collect();
+        k.sort();
+        k
+    };
+    assert_eq!(entry_keys(&stats), entry_keys(&theirs));
+    assert_eq!(
+        stats["stats"].as_array().unwrap().last().unwrap()["name"],
+        "Aggregated"
+    );
+    let stop: serde_json::Value = http
+        .post(format!("{base}/stop"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        stop,
+        serde_json::json!({"message": "Test stopped", "success": true})
+    );
+    unsafe { libc::kill(child.id().unwrap() as i32, libc::SIGTERM) };
+    let status = tokio::time::timeout(Duration::from_secs(30), child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(status.code(), Some(0));
+}

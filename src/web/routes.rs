@@ -307,7 +307,7 @@ async fn swarm(st: &AppState, headers: &HeaderMap, body: &[u8]) -> Response {
         }
     };
     let run_time = req.run_time.map(|d| d.as_secs()).filter(|s| *s > 0);
-    let mut selected = req.user_classes.clone();
+    let selected = req.user_classes.clone();
     let posted_host = req.host.clone();
     let result = b.swarm(req).await;
     let host = b.host().await.or(posted_host);
@@ -327,19 +327,9 @@ async fn swarm(st: &AppState, headers: &HeaderMap, body: &[u8]) -> Response {
             if let Some(rt) = run_time {
                 m.insert("run_time".into(), Value::from(rt));
             }
-            if st.opts.class_picker {
-                if selected.is_none() {
-                    let args = b.index_args().await;
-                    selected = args
-                        .get("available_user_classes")
-                        .and_then(|v| v.as_array())
-                        .map(|a| {
-                            a.iter()
-                                .filter_map(|x| x.as_str().map(String::from))
-                                .collect()
-                        });
-                }
-                let mut classes = selected.unwrap_or_default();
+            // skein's page always offers the classes; the answer names them only when the
+            // request chose some, so a client of plain Locust (no --class-picker) gets Locust's shape.
+            if let (true, Some(mut classes)) = (st.opts.class_picker, selected) {
                 classes.sort();
                 m.insert("user_classes".into(), json!(classes));
             }

@@ -244,10 +244,8 @@ async fn swarm_backend_error_and_class_picker() {
     let v = post_form(&app, "/swarm", "user_count=1&spawn_rate=1")
         .await
         .json();
-    assert_eq!(
-        v["user_classes"],
-        serde_json::json!(["HeavyUser", "LightUser"])
-    );
+    // Without a class choice the answer keeps plain Locust's shape.
+    assert!(v.get("user_classes").is_none(), "{v}");
     assert_eq!(
         fake.calls().swarms[0].user_classes,
         Some(vec!["LightUser".to_string()])
