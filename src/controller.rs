@@ -94,9 +94,7 @@ pub fn task_ratios(classes: &[Arc<ClassPlan>], status: &RunnerStatus) -> Value {
 }
 
 fn utc(ts: f64) -> String {
-    chrono::DateTime::from_timestamp(ts.floor() as i64, 0)
-        .map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string())
-        .unwrap_or_default()
+    report::csv::utc(Some(ts))
 }
 
 /// Locust's history items: every series as `[time, value]` pairs with UTC text times.

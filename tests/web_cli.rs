@@ -7,36 +7,12 @@ use std::time::Duration;
 use skein::classifier::spawn_local;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn autostart_runs_then_autoquit_ends_the_process() {
-    let svc = spawn_local().await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let html = dir.path().join("auto.html");
+/// Starts `skein` with the web UI on a free loopback port; returns it, its port, and the rest
+/// of its log (collected until it exits).
+async fn start_web(args: &[&str]) -> (tokio::process::Child, u16, tokio::task::JoinHandle<String>) {
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_skein"))
-        .args([
-            "--web-host",
-            "127.0.0.1",
-            "-P",
-            "0",
-            "--autostart",
-            "-u",
-            "2",
-            "-r",
-            "2",
-            "-t",
-            "2s",
-            "--autoquit",
-            "1",
-        ])
-        .args([
-            "--web-auth",
-            "admin:s3cret",
-            "-H",
-            &svc.base_url(),
-            "--html",
-            html.to_str().unwrap(),
-            "HighLoadUser",
-        ])
+        .args(["--web-host", "127.0.0.1", "-P", "0"])
+        .args(args)
         .stderr(std::process::Stdio::piped())
         .stdout(std::process::Stdio::null())
         .kill_on_drop(true)
@@ -56,7 +32,7 @@ async fn autostart_runs_then_autoquit_ends_the_process() {
     })
     .await
     .expect("the web interface starts");
-    let drain = tokio::spawn(async move {
+    let rest = tokio::spawn(async move {
         let mut all = String::new();
         while let Ok(Some(l)) = lines.next_line().await {
             all.push_str(&l);
@@ -64,6 +40,34 @@ async fn autostart_runs_then_autoquit_ends_the_process() {
         }
         all
     });
+    (child, port, rest)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn autostart_runs_then_autoquit_ends_the_process() {
+    let svc = spawn_local().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let html = dir.path().join("auto.html");
+    let html_arg = html.to_str().unwrap().to_string();
+    let (mut child, port, drain) = start_web(&[
+        "--autostart",
+        "-u",
+        "2",
+        "-r",
+        "2",
+        "-t",
+        "2s",
+        "--autoquit",
+        "1",
+        "--web-auth",
+        "admin:s3cret",
+        "-H",
+        &svc.base_url(),
+        "--html",
+        &html_arg,
+        "HighLoadUser",
+    ])
+    .await;
     let client = reqwest::Client::new();
     let url = format!("http://127.0.0.1:{port}/stats/requests");
     let denied = client.get(&url).send().await.unwrap();
@@ -130,36 +134,7 @@ fn sample(name: &str) -> serde_json::Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_api_answers_in_locusts_shapes() {
     let svc = spawn_local().await.unwrap();
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_skein"))
-        .args([
-            "--web-host",
-            "127.0.0.1",
-            "-P",
-            "0",
-            "-H",
-            &svc.base_url(),
-            "HighLoadUser",
-        ])
-        .stderr(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let port = tokio::time::timeout(Duration::from_secs(30), async {
-        while let Some(line) = lines.next_line().await.unwrap() {
-            if let Some(rest) = line
-                .split("Starting web interface at http://127.0.0.1:")
-                .nth(1)
-            {
-                return rest.trim().parse::<u16>().unwrap();
-            }
-        }
-        panic!("no web interface");
-    })
-    .await
-    .unwrap();
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    let (mut child, port, _log) = start_web(&["-H", &svc.base_url(), "HighLoadUser"]).await;
     let base = format!("http://127.0.0.1:{port}");
     let http = reqwest::Client::new();
     let swarm: serde_json::Value = http

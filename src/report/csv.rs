@@ -117,8 +117,9 @@ pub fn stats_csv(stats: &RequestStats) -> String {
     out
 }
 
-/// UTC `%Y-%m-%dT%H:%M:%SZ` of `int(ts)`, empty for `None`.
-fn utc(ts: Option<f64>) -> String {
+/// UTC `%Y-%m-%dT%H:%M:%SZ` of `int(ts)`, empty for `None` (Locust's time text in the failures
+/// file, the report and the chart history).
+pub fn utc(ts: Option<f64>) -> String {
     ts.and_then(|t| chrono::DateTime::from_timestamp(t as i64, 0))
         .map(|d| d.format("%Y-%m-%dT%H:%M:%SZ").to_string())
         .unwrap_or_default()
