@@ -77,7 +77,7 @@ impl Controller {
 pub fn task_ratios(classes: &[Arc<ClassPlan>], status: &RunnerStatus) -> Value {
     let running: u64 = status.class_counts.values().sum();
     let total_weight: f64 = classes.iter().map(|c| c.weight).sum();
-    let rows: Vec<(String, f64, Vec<(String, f64)>)> = classes
+    let rows: Vec<report::web::ClassTasks> = classes
         .iter()
         .map(|c| {
             let ratio = if running > 0 {
