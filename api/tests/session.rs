@@ -129,3 +129,40 @@ async fn a_refused_connection_is_a_recorded_failure() {
         recs[0].failure
     );
 }
+
+/// A server that answers with bytes that are not HTTP: a recorded failure, never a panic, and
+/// the next request gets a fresh connection.
+#[tokio::test]
+async fn a_garbage_response_is_a_recorded_failure() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        for _ in 0..4 {
+            let Ok((mut sock, _)) = listener.accept().await else {
+                return;
+            };
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 4096];
+                let _ = sock.read(&mut buf).await;
+                let _ = sock.write_all(b"\x00\x01 this is not HTTP\r\n\r\n").await;
+            });
+        }
+    });
+    let sink = Arc::new(Collect::default());
+    let records = sink.clone();
+    with_sink(sink, async move {
+        let mut u = user(&base);
+        for _ in 0..2 {
+            let r = Request::get("/").send(&mut u).await;
+            assert_eq!(r.status, 0);
+        }
+    })
+    .await;
+    let recs = records.0.lock().unwrap();
+    assert_eq!(recs.len(), 2);
+    assert!(
+        recs.iter()
+            .all(|r| matches!(r.failure, Some(skein_api::Failure::Connection(_)))),
+        "{recs:?}"
+    );
+}
