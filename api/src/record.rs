@@ -82,15 +82,40 @@ pub fn record(record: RequestRecord) {
     let _ = USER.try_with(|u| u.sink.record(record));
 }
 
-/// The current user's session (a fresh one outside [`with_sink`], or while another request of
-/// the same user holds it).
-pub(crate) fn take_session() -> Box<Session> {
-    USER.try_with(|u| u.session.take())
-        .ok()
-        .flatten()
-        .unwrap_or_default()
+/// The current user's session for the length of one request (a fresh one outside
+/// [`with_sink`], or while another request of the same user holds it). It goes back to the
+/// user when the guard drops, also when the request is cancelled (a killed user, a scenario's
+/// own timeout), so the cookies survive; the connection in flight is not in it then.
+pub(crate) struct SessionGuard(Option<Box<Session>>);
+
+impl SessionGuard {
+    pub(crate) fn take() -> Self {
+        SessionGuard(Some(
+            USER.try_with(|u| u.session.take())
+                .ok()
+                .flatten()
+                .unwrap_or_default(),
+        ))
+    }
 }
 
-pub(crate) fn put_session(session: Box<Session>) {
-    let _ = USER.try_with(|u| u.session.set(Some(session)));
+impl std::ops::Deref for SessionGuard {
+    type Target = Session;
+    fn deref(&self) -> &Session {
+        self.0.as_deref().expect("present until drop")
+    }
+}
+
+impl std::ops::DerefMut for SessionGuard {
+    fn deref_mut(&mut self) -> &mut Session {
+        self.0.as_deref_mut().expect("present until drop")
+    }
+}
+
+impl Drop for SessionGuard {
+    fn drop(&mut self) {
+        if let Some(session) = self.0.take() {
+            let _ = USER.try_with(|u| u.session.set(Some(session)));
+        }
+    }
 }

@@ -9,7 +9,7 @@ use http::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE, LOCATION};
 use http::{Method, StatusCode};
 
 use crate::multipart::Multipart;
-use crate::record::{epoch_seconds, put_session, record, take_session, Failure, RequestRecord};
+use crate::record::{epoch_seconds, record, Failure, RequestRecord, SessionGuard};
 use crate::session::{ChunkBody, SendError};
 
 type Check = Box<dyn FnOnce(&Response) -> Result<(), String> + Send>;
@@ -192,7 +192,7 @@ impl Request {
             }
         });
         let started = Instant::now();
-        let mut session = take_session();
+        let mut session = SessionGuard::take();
         let exchange = match timeout {
             Some(t) => match tokio::time::timeout(
                 t,
@@ -211,18 +211,13 @@ impl Request {
             },
             None => follow(&mut session, method.clone(), url, headers, body).await,
         };
-        put_session(session);
+        drop(session);
         let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
         let (mut response, content_length) = match exchange {
             Err(failure) => (Response::failed(elapsed_ms, failure), 0),
             Ok((url, ex)) => {
-                // Locust records the Content-Length header when there is one, else the body length.
-                let content_length = ex
-                    .headers
-                    .get(http::header::CONTENT_LENGTH)
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|v| v.parse().ok())
-                    .unwrap_or(ex.body.len() as u64);
+                // Locust (requests, not streaming) records len(response.content): the decoded body.
+                let content_length = ex.body.len() as u64;
                 let code = ex.status.as_u16();
                 let accepted = match expected {
                     Some(list) => list.contains(&code),
@@ -256,6 +251,8 @@ impl Request {
 /// The request's URL: `path` joined to the user's base URL (an absolute URL stands alone).
 fn url_of(user: &GooseUser, path: &str) -> Result<url::Url, url::ParseError> {
     if path.starts_with('/') && !path.starts_with("//") {
+        // Like requests, never send a fragment.
+        let path = path.split_once('#').map_or(path, |(p, _)| p);
         // Locust appends the path to the host as given (`-H http://x/api` + `/v1` is
         // `http://x/api/v1`), and this needs no re-parsing of the host.
         let mut url = user.base_url.clone();
@@ -285,13 +282,22 @@ async fn follow(
     mut headers: HeaderMap,
     mut body: ChunkBody,
 ) -> Result<(url::Url, crate::session::Exchange), Failure> {
-    for _ in 0..=MAX_REDIRECTS {
-        let ex = session
+    for hop in 0..=MAX_REDIRECTS {
+        if hop == 1 {
+            // requests sends an explicit Cookie header only on the first hop; the jar follows.
+            headers.remove(http::header::COOKIE);
+        }
+        let mut result = session
             .execute(method.clone(), &url, headers.clone(), body.clone())
-            .await
-            .map_err(|e| match e {
-                SendError::Connect(t) | SendError::Protocol(t) => Failure::Connection(t),
-            })?;
+            .await;
+        if matches!(result, Err(SendError::Stale(_))) {
+            // A kept-alive connection closed under a request that was never written: send it
+            // once more on a fresh connection.
+            result = session
+                .execute(method.clone(), &url, headers.clone(), body.clone())
+                .await;
+        }
+        let ex = result.map_err(|e| Failure::Connection(e.to_string()))?;
         let redirect = matches!(ex.status.as_u16(), 301 | 302 | 303 | 307 | 308);
         let location = ex
             .headers
@@ -312,6 +318,10 @@ async fn follow(
                     body = ChunkBody::default();
                     headers.remove(http::header::CONTENT_TYPE);
                     headers.remove(http::header::CONTENT_LENGTH);
+                }
+                if crate::session::Origin::of(&next) != crate::session::Origin::of(&url) {
+                    // As requests: credentials do not follow a redirect to another origin.
+                    headers.remove(http::header::AUTHORIZATION);
                 }
                 url = next;
             }

@@ -15,7 +15,8 @@ use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use http::header::{
-    HeaderMap, HeaderValue, CONNECTION, CONTENT_LENGTH, COOKIE, HOST, SET_COOKIE, USER_AGENT,
+    HeaderMap, HeaderValue, ACCEPT, ACCEPT_ENCODING, CONNECTION, CONTENT_ENCODING, CONTENT_LENGTH,
+    COOKIE, HOST, SET_COOKIE, USER_AGENT,
 };
 use http::{Method, StatusCode};
 use http_body::{Body, Frame, SizeHint};
@@ -150,12 +151,14 @@ struct Connection {
 pub enum SendError {
     Connect(String),
     Protocol(String),
+    /// A kept-alive connection ended before the request was written: safe to send again.
+    Stale(String),
 }
 
 impl std::fmt::Display for SendError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            SendError::Connect(e) | SendError::Protocol(e) => f.write_str(e),
+            SendError::Connect(e) | SendError::Protocol(e) | SendError::Stale(e) => f.write_str(e),
         }
     }
 }
@@ -192,6 +195,7 @@ impl Session {
             Some(mut c) if c.origin.same(url) => still_open(&mut c).await.then_some(c),
             _ => None,
         };
+        let reused = reusable.is_some();
         let mut conn = match reusable {
             Some(c) => c,
             None => {
@@ -207,15 +211,26 @@ impl Session {
         if let Some(v) = &conn.host_header {
             headers.entry(HOST).or_insert_with(|| v.clone());
         }
+        // The defaults Python's requests sends, so servers answer skein as they answer Locust.
         headers
             .entry(USER_AGENT)
             .or_insert(HeaderValue::from_static(AGENT));
+        headers
+            .entry(ACCEPT_ENCODING)
+            .or_insert(HeaderValue::from_static("gzip, deflate"));
+        headers
+            .entry(ACCEPT)
+            .or_insert(HeaderValue::from_static("*/*"));
+        headers
+            .entry(CONNECTION)
+            .or_insert(HeaderValue::from_static("keep-alive"));
         if !body.is_empty() || matches!(method, Method::POST | Method::PUT | Method::PATCH) {
             headers.insert(CONTENT_LENGTH, HeaderValue::from(body.len()));
         }
         if let Some(jar) = &self.jar {
             if let Some(cookies) = jar.cookies(url) {
-                headers.insert(COOKIE, cookies);
+                // A Cookie header the scenario set itself wins, as in requests.
+                headers.entry(COOKIE).or_insert(cookies);
             }
         }
         let target = &url[url::Position::BeforePath..url::Position::AfterQuery];
@@ -237,10 +252,17 @@ impl Session {
                 body,
             })
         };
-        let exchange = drive(driver, exchange)
+        let mut exchange = drive(driver, exchange)
             .await
             .map_err(SendError::Protocol)?
-            .map_err(|e| SendError::Protocol(error_chain(&e)))?;
+            .map_err(|e| {
+                if reused && e.is_canceled() {
+                    SendError::Stale(error_chain(&e))
+                } else {
+                    SendError::Protocol(error_chain(&e))
+                }
+            })?;
+        exchange.body = decode(&exchange.headers, exchange.body).map_err(SendError::Protocol)?;
         if exchange.headers.contains_key(SET_COOKIE) {
             let jar = self.jar.get_or_insert_with(Jar::default);
             jar.set_cookies(&mut exchange.headers.get_all(SET_COOKIE).iter(), url);
@@ -254,6 +276,32 @@ impl Session {
         }
         Ok(exchange)
     }
+}
+
+/// The body as requests hands it to Locust: gzip and deflate undone.
+fn decode(headers: &HeaderMap, body: Bytes) -> Result<Bytes, String> {
+    use std::io::Read;
+    let encoding = headers
+        .get(CONTENT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    let mut out = Vec::new();
+    let result = match encoding.as_str() {
+        "gzip" | "x-gzip" => flate2::read::MultiGzDecoder::new(&body[..]).read_to_end(&mut out),
+        // requests accepts both zlib-wrapped and raw deflate.
+        "deflate" => flate2::read::ZlibDecoder::new(&body[..])
+            .read_to_end(&mut out)
+            .or_else(|_| {
+                out.clear();
+                flate2::read::DeflateDecoder::new(&body[..]).read_to_end(&mut out)
+            }),
+        _ => return Ok(body),
+    };
+    result
+        .map(|_| Bytes::from(out))
+        .map_err(|e| format!("ContentDecodingError: {e}"))
 }
 
 async fn connect(origin: Origin) -> Result<Connection, SendError> {

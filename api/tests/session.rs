@@ -166,3 +166,120 @@ async fn a_garbage_response_is_a_recorded_failure() {
         "{recs:?}"
     );
 }
+
+/// Answers each request by its path: `/login` sets a cookie, `/slow` never answers, `/gz` sends a
+/// gzip body, anything else echoes the request's Cookie header. Keeps connections alive.
+async fn scripted_server() -> (String, Arc<Mutex<Vec<String>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = seen.clone();
+    tokio::spawn(async move {
+        for _ in 0..20 {
+            let Ok((mut sock, _)) = listener.accept().await else {
+                return;
+            };
+            let log = log.clone();
+            tokio::spawn(async move {
+                loop {
+                    let mut buf = vec![0u8; 4096];
+                    let n = match sock.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => n,
+                    };
+                    let req = String::from_utf8_lossy(&buf[..n]).to_string();
+                    let path = req.split_whitespace().nth(1).unwrap_or("").to_string();
+                    let cookie = req
+                        .lines()
+                        .find_map(|l| {
+                            l.strip_prefix("cookie: ")
+                                .or_else(|| l.strip_prefix("Cookie: "))
+                        })
+                        .unwrap_or("")
+                        .to_string();
+                    log.lock().unwrap().push(format!("{path} {cookie}"));
+                    let response: Vec<u8> = match path.as_str() {
+                        "/login" => b"HTTP/1.1 200 OK\r\nset-cookie: sid=abc; Path=/\r\ncontent-length: 0\r\n\r\n".to_vec(),
+                        "/slow" => {
+                            tokio::time::sleep(Duration::from_secs(30)).await;
+                            return;
+                        }
+                        "/gz" => {
+                            // gzip of "hello hello hello" (17 bytes), made with Python's gzip module.
+                            let gz: &[u8] = &[
+                                0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0xff, 0xcb, 0x48, 0xcd, 0xc9, 0xc9, 0x57,
+                                0xc8, 0x40, 0x90, 0x00, 0x80, 0x88, 0xf9, 0xe5, 0x11, 0x00, 0x00, 0x00,
+                            ];
+                            let mut r = format!(
+                                "HTTP/1.1 200 OK\r\ncontent-encoding: gzip\r\ncontent-length: {}\r\n\r\n",
+                                gz.len()
+                            )
+                            .into_bytes();
+                            r.extend_from_slice(gz);
+                            r
+                        }
+                        _ => format!("HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n{cookie}", cookie.len()).into_bytes(),
+                    };
+                    if sock.write_all(&response).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (base, seen)
+}
+
+#[tokio::test]
+async fn cookies_survive_a_timed_out_request() {
+    let (base, seen) = scripted_server().await;
+    let sink = Arc::new(Collect::default());
+    with_sink(sink, async move {
+        let mut u = user(&base);
+        assert!(Request::get("/login").send(&mut u).await.ok());
+        let slow = Request::get("/slow")
+            .timeout(Duration::from_millis(100))
+            .send(&mut u)
+            .await;
+        assert!(
+            matches!(slow.failure, Some(skein_api::Failure::Timeout(_))),
+            "{:?}",
+            slow.failure
+        );
+        let me = Request::get("/me").send(&mut u).await;
+        assert_eq!(me.text(), "sid=abc", "the session kept its cookie jar");
+        // Cancelled from outside (a scenario's own timeout, a killed user): the jar comes back too.
+        let cancelled = tokio::time::timeout(
+            Duration::from_millis(100),
+            Request::get("/slow").send(&mut u),
+        )
+        .await;
+        assert!(cancelled.is_err());
+        let me = Request::get("/me").send(&mut u).await;
+        assert_eq!(
+            me.text(),
+            "sid=abc",
+            "the session kept its cookie jar after a cancelled request"
+        );
+    })
+    .await;
+    assert_eq!(seen.lock().unwrap().len(), 5);
+}
+
+#[tokio::test]
+async fn gzip_bodies_are_decoded_and_their_decoded_size_recorded() {
+    let (base, _seen) = scripted_server().await;
+    let sink = Arc::new(Collect::default());
+    let records = sink.clone();
+    with_sink(sink, async move {
+        let mut u = user(&base);
+        let r = Request::get("/gz").send(&mut u).await;
+        assert_eq!(r.text(), "hello hello hello");
+    })
+    .await;
+    assert_eq!(
+        records.0.lock().unwrap()[0].content_length,
+        17,
+        "Locust records len(response.content)"
+    );
+}
