@@ -478,7 +478,8 @@ mod tests {
     }
 
     async fn slow(_u: &mut GooseUser) -> TransactionResult {
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        // Long enough that a loaded machine cannot finish it before the abrupt stop below.
+        tokio::time::sleep(Duration::from_millis(1500)).await;
         FINISHED.fetch_add(1, Ordering::SeqCst);
         Ok(())
     }
