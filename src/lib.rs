@@ -13,5 +13,6 @@ pub mod report;
 pub mod stats;
 pub mod web;
 
-#[cfg(test)]
-pub(crate) mod testing;
+/// Test support (where the read-only `shared/` reference folder is), for unit and integration tests.
+#[doc(hidden)]
+pub mod testing;

@@ -10,20 +10,7 @@ use std::time::Duration;
 use skein::classifier::{spawn_local, LocalClassifier};
 
 fn shared(rel: &str) -> std::path::PathBuf {
-    let mut candidates = Vec::new();
-    if let Ok(dir) = std::env::var("SKEIN_SHARED") {
-        candidates.push(std::path::PathBuf::from(dir));
-    }
-    candidates.push(std::path::PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../shared"
-    )));
-    candidates.push(std::path::PathBuf::from("/work/shared"));
-    candidates
-        .into_iter()
-        .map(|d| d.join(rel))
-        .find(|p| p.exists())
-        .expect("the shared/ reference folder")
+    skein::testing::shared_path(rel).expect("the shared/ reference folder: set SKEIN_SHARED")
 }
 
 async fn skein(args: &[&str]) -> Output {

@@ -112,21 +112,8 @@ fn shape(v: &serde_json::Value) -> serde_json::Value {
 }
 
 fn sample(name: &str) -> serde_json::Value {
-    let dirs = [
-        std::env::var("SKEIN_SHARED").ok(),
-        Some(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared").into()),
-        Some("/work/shared".into()),
-    ];
-    let path = dirs
-        .into_iter()
-        .flatten()
-        .map(|d| {
-            std::path::PathBuf::from(d)
-                .join("locust/samples/webapi")
-                .join(name)
-        })
-        .find(|p| p.exists())
-        .expect("the shared/ reference folder");
+    let path = skein::testing::shared_path(&format!("locust/samples/webapi/{name}"))
+        .expect("the shared/ reference folder: set SKEIN_SHARED");
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
