@@ -130,25 +130,28 @@ impl Run {
 /// A headless run: start at once, end at `-t` or on `shutdown`, print and write the results.
 pub async fn run_headless(run: Run, shutdown: CancellationToken) -> Result<i32> {
     let s = &run.settings;
-    let outputs = Outputs::start(
+    let paths = check_outputs(s)?;
+    let mut outputs = Outputs::start(
         OutputPlan {
             csv_prefix: s.csv_prefix.as_deref(),
             csv_full_history: s.csv_full_history,
             console: !s.only_summary,
-            tables_to_stderr: s.json,
         },
         &run.hub,
         run.runner.subscribe(),
-    )?;
+    )
+    .map_err(|e| exit(EXIT_STARTUP, format!("{e}: {}", e.source)))?;
 
+    // Locust's order: the limit, the first (empty) table, then the ramp.
+    if let Some(t) = s.run_time {
+        tracing::info!("Run time limit set to {} seconds", t.as_secs());
+    }
+    outputs.first_table_printed().await;
     let users = s.users.unwrap_or(1);
     let rate = s.spawn_rate.unwrap_or(1.0);
     if let Err(e) = run.runner.start(users, rate, None, None).await {
         let _ = outputs.finish().await;
         return Err(exit(EXIT_STARTUP, e));
-    }
-    if let Some(t) = s.run_time {
-        tracing::info!("Run time limit set to {} seconds", t.as_secs());
     }
     let deadline = async {
         match s.run_time {
@@ -163,62 +166,110 @@ pub async fn run_headless(run: Run, shutdown: CancellationToken) -> Result<i32> 
     run.runner.stop().await;
     // The runner has ended every user, so everything they recorded is in the hub's queue; the
     // outputs' last tick comes after it.
-    outputs.finish().await?;
-    finish(&run).await
+    let outputs_ok = outputs.finish().await;
+    finish(&run, &paths, outputs_ok).await
 }
 
-/// The final summary, `--json`, `--html`, and the exit code (Locust's `shutdown`).
-pub async fn finish(run: &Run) -> Result<i32> {
+/// The files a run writes at its end, resolved and checked before it starts.
+pub struct OutputPaths {
+    /// `--html`, with `{u}`, `{r}` and `{t}` replaced.
+    pub html: Option<String>,
+    /// `--json-file NAME` as `NAME.json`.
+    pub json_file: Option<std::path::PathBuf>,
+}
+
+/// Refuses to start a run whose `--html`, `--json-file` or `--csv` files cannot be written
+/// (exit 1, naming the path), so an hour-long run never ends without its report.
+pub fn check_outputs(s: &Settings) -> Result<OutputPaths> {
+    let html = s.web.html.as_ref().map(|t| html_path(t, s));
+    let json_file = s.json_file.as_ref().map(|p| {
+        let mut p = p.clone().into_os_string();
+        p.push(".json");
+        std::path::PathBuf::from(p)
+    });
+    let mut paths: Vec<std::path::PathBuf> = Vec::new();
+    paths.extend(html.iter().map(std::path::PathBuf::from));
+    paths.extend(json_file.iter().cloned());
+    if let Some(prefix) = &s.csv_prefix {
+        paths.push(format!("{prefix}_stats.csv").into());
+    }
+    for p in paths {
+        output::check_writable(&p).map_err(|e| {
+            exit(
+                EXIT_STARTUP,
+                format!("cannot write {}: {e}", p.display()),
+            )
+        })?;
+    }
+    Ok(OutputPaths { html, json_file })
+}
+
+/// The final summary, `--json`, `--html`, and the exit code (Locust's `shutdown`). An output
+/// that cannot be written is logged and gives [`output::EXIT_OUTPUT_FAILED`]; the summary is
+/// printed all the same.
+pub async fn finish(run: &Run, paths: &OutputPaths, outputs_ok: bool) -> Result<i32> {
     let s = &run.settings;
+    let mut outputs_ok = outputs_ok;
     let snap = run
         .hub
         .snapshot()
         .await
         .context("statistics hub ended early")?;
-    if let Some(template) = &s.web.html {
-        let path = html_path(template, s);
+    if let Some(path) = &paths.html {
         let args = controller::report_args(
             &snap,
             &run.runner.status(),
             run.runner.classes(),
             run.host.as_deref(),
         );
-        write_file(&path, &web::render_report(&args))
-            .with_context(|| format!("cannot write the HTML report {path}"))?;
+        if let Err(e) = write_file(path, &web::render_report(&args)) {
+            tracing::error!("cannot write the HTML report {path}: {e}");
+            outputs_ok = false;
+        }
     }
     let json = report::json::entries_json(&snap.stats);
-    if let Some(path) = &s.json_file {
-        let mut p = path.clone().into_os_string();
-        p.push(".json");
-        std::fs::write(&p, &json)
-            .with_context(|| format!("cannot write {}", p.to_string_lossy()))?;
+    // Written before the exit code is decided (Locust writes it just after), so that the
+    // code can say whether it failed.
+    if let Some(p) = &paths.json_file {
+        if let Err(e) = std::fs::write(p, &json) {
+            tracing::error!("cannot write {}: {e}", p.display());
+            outputs_ok = false;
+        }
+    }
+    let failed = !snap.stats.errors_in_order().is_empty() || !snap.exceptions.is_empty();
+    let code = if !outputs_ok {
+        output::EXIT_OUTPUT_FAILED
+    } else if failed {
+        s.exit_code_on_error
     } else {
+        0
+    };
+    tracing::info!("Shutting down (exit code {code})");
+    if s.json {
+        let mut o = std::io::stdout().lock();
+        let _ = writeln!(o, "{json}");
+        let _ = o.flush();
+    }
+    if s.json_file.is_none() {
         let summary = format!(
-            "{}\n{}\n{}",
+            "{}{}{}",
             report::console::stats_table(&snap.stats, false),
             report::console::percentiles_table(&snap.stats),
             report::console::error_report(&snap.stats)
         );
-        output::print_block(&summary, s.json);
+        output::print_block(&summary);
     }
-    if s.json {
-        let mut o = std::io::stdout().lock();
-        let _ = writeln!(o, "{json}");
-    }
-    let failed = !snap.stats.errors_in_order().is_empty() || !snap.exceptions.is_empty();
-    let code = if failed { s.exit_code_on_error } else { 0 };
-    tracing::info!("Shutting down (exit code {code})");
     Ok(code)
 }
 
 /// The process's whole life after the command line: logging, then the run.
 pub async fn main(settings: Settings, shutdown: CancellationToken) -> Result<i32> {
-    let logs = crate::logging::init(settings.loglevel.to_tracing(), settings.logfile.as_deref())
-        .with_context(|| "cannot open the log file".to_string())?;
+    let logs = crate::logging::init(settings.loglevel.to_tracing(), settings.logfile.as_deref())?;
     if settings.list {
         print!("{}", list_classes());
         return Ok(0);
     }
+    tracing::info!("Starting skein {}", env!("CARGO_PKG_VERSION"));
     if let Some(f) = &settings.locustfile {
         tracing::warn!("-f/--locustfile {f} is ignored: skein's user classes are compiled in (see scenarios/ and -l)");
     }
@@ -240,16 +291,17 @@ pub async fn run_web(run: Run, shutdown: CancellationToken) -> Result<i32> {
         ))),
         _ => None,
     };
+    let paths = check_outputs(s)?;
     let outputs = Outputs::start(
         OutputPlan {
             csv_prefix: s.csv_prefix.as_deref(),
             csv_full_history: s.csv_full_history,
             console: s.web.print_stats,
-            tables_to_stderr: s.json,
         },
         &run.hub,
         run.runner.subscribe(),
-    )?;
+    )
+    .map_err(|e| exit(EXIT_STARTUP, format!("{e}: {}", e.source)))?;
     let controller = Controller::new(
         run.runner.clone(),
         run.hub.clone(),
@@ -321,11 +373,11 @@ pub async fn run_web(run: Run, shutdown: CancellationToken) -> Result<i32> {
     tracing::info!("Shutting down");
     run.runner.stop().await;
     web_stop.cancel();
-    outputs.finish().await?;
+    let outputs_ok = outputs.finish().await;
     if let Some(r) = server_result {
         r.context("web server task")?.context("web server")?;
     }
-    finish(&run).await
+    finish(&run, &paths, outputs_ok).await
 }
 
 /// `--html FILE` with Locust's `{u}`, `{r}` and `{t}` (ints when whole).

@@ -126,15 +126,36 @@ impl<S: Subscriber> Layer<S> for LocustFormat {
     }
 }
 
-/// Installs the global logger. `logfile` replaces stderr, as Locust's `--logfile` does.
-pub fn init(level: Level, logfile: Option<&std::path::Path>) -> std::io::Result<LogBuffer> {
+/// `--logfile` could not be opened (or its folder created); the message names the path.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot open the log file {}", path.display())]
+pub struct LogFileError {
+    pub path: std::path::PathBuf,
+    #[source]
+    pub source: std::io::Error,
+}
+
+/// Opens `--logfile` for appending, creating its missing folders first as Locust does.
+fn open_logfile(p: &std::path::Path) -> Result<std::fs::File, LogFileError> {
+    let err = |source| LogFileError {
+        path: p.to_path_buf(),
+        source,
+    };
+    if let Some(parent) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(err)?;
+    }
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(p)
+        .map_err(err)
+}
+
+/// Installs the global logger. `logfile` replaces stderr, as Locust's `--logfile` does (the
+/// console tables stay on stderr, as Locust's `stats_logger` does).
+pub fn init(level: Level, logfile: Option<&std::path::Path>) -> Result<LogBuffer, LogFileError> {
     let out: Box<dyn Write + Send> = match logfile {
-        Some(p) => Box::new(
-            std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(p)?,
-        ),
+        Some(p) => Box::new(open_logfile(p)?),
         None => Box::new(std::io::stderr()),
     };
     let buffer = LogBuffer::default();

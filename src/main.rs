@@ -16,8 +16,12 @@ fn main() -> ExitCode {
     let cwd = std::env::current_dir().unwrap_or_else(|_| ".".into());
     let settings = match config::load(std::env::args_os().collect(), &env, home.as_deref(), &cwd) {
         Ok(Command::Run(settings)) => settings,
-        Ok(Command::PrintHelp(text)) | Ok(Command::PrintVersion(text)) => {
+        Ok(Command::PrintHelp(text)) => {
             print!("{text}");
+            return ExitCode::SUCCESS;
+        }
+        Ok(Command::PrintVersion(line)) => {
+            println!("{line}");
             return ExitCode::SUCCESS;
         }
         Err(e) => {

@@ -1,6 +1,11 @@
 //! The periodic outputs of a run, and their last word at its end: the CSV files (rewritten and
 //! appended every second, with one final tick after the final statistics, which Locust can
-//! lose), the console table every 2 s, and the chart history sample every 5 s.
+//! lose), the console table every 2 s (on stderr, as Locust's `stats_logger`), and the chart
+//! history sample every 5 s.
+//!
+//! A write error never ends the run: the CSV writer logs it once and stops, and
+//! [`Outputs::finish`] reports it so that the run ends with [`EXIT_OUTPUT_FAILED`] after
+//! its summary has been printed. [`check_writable`] lets a run refuse a bad path before it starts.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Seek, Write};
@@ -18,6 +23,11 @@ use crate::report;
 pub const CSV_INTERVAL: Duration = Duration::from_secs(1);
 pub const CONSOLE_INTERVAL: Duration = Duration::from_secs(2);
 pub const HISTORY_INTERVAL: Duration = Duration::from_secs(5);
+/// The exit code of a run during which an output (`--csv`, `--html`, `--json-file`) could not
+/// be written: `EX_IOERR` of sysexits.h. It wins over `--exit-code-on-error`, because the
+/// results the user asked for are incomplete.
+pub const EXIT_OUTPUT_FAILED: i32 = 74;
+
 /// Locust flushes the history file at most every 5 s; we flush each tick only when this has passed.
 const FLUSH_INTERVAL: Duration = Duration::from_secs(5);
 
@@ -152,7 +162,15 @@ pub fn spawn_csv_writer(
                 return Ok(());
             };
             let users = status.borrow().user_count;
-            files.tick(&snap, wall_clock(), users, last)?;
+            if let Err(e) = files.tick(&snap, wall_clock(), users, last) {
+                // Once: the files are now inconsistent, so no later tick rewrites them.
+                tracing::error!(
+                    "{}: {}; CSV output stopped, the run goes on (exit code {EXIT_OUTPUT_FAILED} at the end)",
+                    e,
+                    e.source
+                );
+                return Err(e);
+            }
             if last {
                 return Ok(());
             }
@@ -160,11 +178,16 @@ pub fn spawn_csv_writer(
     })
 }
 
-/// Prints the current statistics table every 2 s until `stop`.
-pub fn spawn_console(hub: HubHandle, stop: CancellationToken, to_stderr: bool) -> JoinHandle<()> {
+/// Prints the current statistics table at once, then every 2 s until `stop`; `first` is told
+/// when the first table is out (Locust prints it before its "Ramping" line).
+pub fn spawn_console(
+    hub: HubHandle,
+    stop: CancellationToken,
+    first: tokio::sync::oneshot::Sender<()>,
+) -> JoinHandle<()> {
     tokio::spawn(async move {
+        let mut first = Some(first);
         let mut ticker = tokio::time::interval(CONSOLE_INTERVAL);
-        ticker.tick().await;
         loop {
             tokio::select! {
                 _ = ticker.tick() => {}
@@ -173,21 +196,35 @@ pub fn spawn_console(hub: HubHandle, stop: CancellationToken, to_stderr: bool) -
             let Some(snap) = hub.snapshot().await else {
                 return;
             };
-            let table = report::console::stats_table(&snap.stats, true);
-            print_block(&table, to_stderr);
+            print_block(&report::console::stats_table(&snap.stats, true));
+            if let Some(tx) = first.take() {
+                let _ = tx.send(());
+            }
         }
     })
 }
 
-pub fn print_block(text: &str, to_stderr: bool) {
-    if to_stderr {
-        let mut e = io::stderr().lock();
-        let _ = writeln!(e, "{text}");
-    } else {
-        let mut o = io::stdout().lock();
-        let _ = writeln!(o, "{text}");
-        let _ = o.flush();
+/// Writes a printed block (tables end with their own blank line) to stderr, where Locust's
+/// `stats_logger` writes them; stdout is kept for `--json`.
+pub fn print_block(text: &str) {
+    let mut e = io::stderr().lock();
+    let _ = e.write_all(text.as_bytes());
+    let _ = e.flush();
+}
+
+/// Fails unless `path` can be created or appended to (creating its missing folders, as the
+/// writers do). A file that did not exist is removed again, so a run that ends early leaves
+/// nothing behind.
+pub fn check_writable(path: &Path) -> io::Result<()> {
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        fs::create_dir_all(parent)?;
     }
+    let existed = path.exists();
+    OpenOptions::new().create(true).append(true).open(path)?;
+    if !existed {
+        fs::remove_file(path)?;
+    }
+    Ok(())
 }
 
 /// Samples the chart history every 5 s while users run (Locust's `stats.history`).
@@ -216,6 +253,7 @@ pub struct Outputs {
     stop: CancellationToken,
     csv: Option<JoinHandle<Result<(), CsvError>>>,
     console: Option<JoinHandle<()>>,
+    console_first: Option<tokio::sync::oneshot::Receiver<()>>,
     history: JoinHandle<()>,
 }
 
@@ -224,7 +262,6 @@ pub struct OutputPlan<'a> {
     pub csv_prefix: Option<&'a str>,
     pub csv_full_history: bool,
     pub console: bool,
-    pub tables_to_stderr: bool,
 }
 
 impl Outputs {
@@ -243,28 +280,47 @@ impl Outputs {
             )),
             None => None,
         };
-        let console = plan
-            .console
-            .then(|| spawn_console(hub.clone(), stop.clone(), plan.tables_to_stderr));
+        let (console, console_first) = if plan.console {
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            (Some(spawn_console(hub.clone(), stop.clone(), tx)), Some(rx))
+        } else {
+            (None, None)
+        };
         let history = spawn_history(hub.clone(), status, stop.clone());
         Ok(Outputs {
             stop,
             csv,
             console,
+            console_first,
             history,
         })
     }
 
-    /// Call once every user has ended: the CSV writer's last tick then holds everything recorded.
-    pub async fn finish(self) -> Result<(), CsvError> {
+    /// Waits until the console has printed its first table (at once without `--only-summary`).
+    pub async fn first_table_printed(&mut self) {
+        if let Some(rx) = self.console_first.take() {
+            // An error means the console task ended without printing: nothing to wait for.
+            let _ = rx.await;
+        }
+    }
+
+    /// Call once every user has ended: the CSV writer's last tick then holds everything
+    /// recorded. Returns `false` when an output failed (already logged by its writer).
+    pub async fn finish(self) -> bool {
         self.stop.cancel();
         if let Some(console) = self.console {
             let _ = console.await;
         }
         let _ = self.history.await;
         match self.csv {
-            Some(csv) => csv.await.unwrap_or(Ok(())),
-            None => Ok(()),
+            Some(csv) => match csv.await {
+                Ok(r) => r.is_ok(),
+                Err(e) => {
+                    tracing::error!("the CSV writer ended abnormally: {e}");
+                    false
+                }
+            },
+            None => true,
         }
     }
 }

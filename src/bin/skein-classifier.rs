@@ -6,9 +6,20 @@ use anyhow::Context;
 use clap::Parser;
 use skein::classifier::{self, ClassifierState};
 
-/// Serves skein's reference image classifier (the real service's API over a deterministic model).
+/// The command line. `about` is spelled out: without a value clap would show the workspace's
+/// description (the load tester's), which says nothing about this service.
 #[derive(Parser, Debug)]
-#[command(name = "skein-classifier", version, about)]
+#[command(
+    name = "skein-classifier",
+    version,
+    about = "The reference image-classifier service that skein load-tests by default",
+    long_about = "The reference image-classifier service that skein load-tests by default: the real \
+service's HTTP API over a deterministic stand-in model.\n\n\
+Routes: GET / and GET /api/v1/health (health), GET /api/v1/model/info (model info), \
+POST /api/v1/classify (multipart image upload, FastAPI-shaped errors), and \
+GET/DELETE /_skein/counts (requests counted by route, method and status; DELETE resets them).\n\n\
+It runs until Ctrl-C or SIGTERM."
+)]
 struct Args {
     /// Address to listen on.
     #[arg(long, env = "SKEIN_CLASSIFIER_BIND", default_value = "127.0.0.1:8000")]

@@ -2,8 +2,8 @@
 
 use std::path::PathBuf;
 
-/// Locust exits 2 on every argparse error (bad value, unknown flag) and 1 on its own startup
-/// checks (e.g. `--autoquit` without `--autostart`, a bad `--run-time`).
+/// Locust exits 2 on every argparse error (bad value including a bad `--run-time`, unknown
+/// flag) and 1 on its own startup checks (e.g. `--autoquit` without `--autostart`).
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     /// The command line did not parse (clap's message names the flag and the value).
@@ -70,20 +70,34 @@ impl ConfigError {
     }
 }
 
-/// The exit code for a clap error: 2 (argparse), except a bad `--run-time` value, which
-/// Locust only checks after argparse and reports with exit 1.
-pub(crate) fn clap_exit_code(e: &clap::Error) -> i32 {
-    let run_time = clap_arg(e).is_some_and(|a| a.starts_with("--run-time"));
-    if run_time && e.kind() == clap::error::ErrorKind::ValueValidation {
-        1
-    } else {
-        2
+/// The exit code for a clap error: 2, as every argparse error in Locust (a bad `--run-time`
+/// too: Locust 2.47 checks it in argparse's type function).
+pub(crate) const ARGPARSE_EXIT: i32 = 2;
+
+/// The flags whose bad values Locust reports in argparse's own words, with its message.
+const ARGPARSE_STYLE: [(&str, &str, &str); 2] = [
+    ("--run-time", "-t/--run-time", super::timespan::CLI_TIMESPAN_INVALID),
+    ("--stop-timeout", "-s/--stop-timeout", super::timespan::CLI_TIMESPAN_INVALID),
+];
+
+/// `argument -t/--run-time: Invalid time span format. …` for a bad time span, as Locust.
+fn argparse_message(e: &clap::Error) -> Option<String> {
+    if e.kind() != clap::error::ErrorKind::ValueValidation {
+        return None;
     }
+    let arg = clap_arg(e)?;
+    ARGPARSE_STYLE
+        .iter()
+        .find(|(long, _, _)| arg == *long || arg.starts_with(&format!("{long} ")))
+        .map(|(_, flags, message)| format!("argument {flags}: {message}"))
 }
 
 /// clap's rendered error without the leading `error: `. With `summary`, only its first
 /// paragraph on one line (no usage or `--help` hint), for embedding in a longer message.
 pub(crate) fn clap_message(e: &clap::Error, summary: bool) -> String {
+    if let Some(message) = argparse_message(e) {
+        return message;
+    }
     let rendered = e.render().to_string();
     let text = rendered.trim_end();
     let text = text.strip_prefix("error: ").unwrap_or(text);

@@ -139,7 +139,7 @@ pub fn load(
                 origin: origin.describe(),
                 message: error::clap_message(&e, true),
                 arg: error::clap_arg(&e),
-                code: error::clap_exit_code(&e),
+                code: error::ARGPARSE_EXIT,
             });
         }
         injected.extend(fragment);
@@ -183,14 +183,19 @@ fn cli_error(e: clap::Error) -> ConfigError {
     ConfigError::Cli {
         message: error::clap_message(&e, false),
         arg: error::clap_arg(&e),
-        code: error::clap_exit_code(&e),
+        code: error::ARGPARSE_EXIT,
     }
 }
 
 /// Reads one config file; a missing default file is simply skipped.
 fn read_config_file(path: &Path, required: bool) -> Result<Vec<ConfEntry>, ConfigError> {
     let text = match std::fs::read_to_string(path) {
-        Ok(t) => t,
+        // A BOM (Windows editors write one) is not part of the first key. Locust 2.47 reads it
+        // as one and fails with "unrecognized arguments: --\u{feff}run-time=1s".
+        Ok(t) => match t.strip_prefix('\u{feff}') {
+            Some(rest) => rest.to_string(),
+            None => t,
+        },
         Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => return Ok(Vec::new()),
         Err(e) => {
             return Err(ConfigError::File {

@@ -91,8 +91,9 @@ pub struct RawArgs {
     pub users: Option<u64>,
 
     /// Rate to spawn users at (users per second)
+    // Hyphen values: `-r -inf` is a bad rate (named as --spawn-rate), not an unknown flag `-i`.
     #[arg(short = 'r', long = "spawn-rate", value_name = "SPAWN_RATE",
-          value_parser = parse_spawn_rate, allow_negative_numbers = true, help_heading = COMMON)]
+          value_parser = parse_spawn_rate, allow_hyphen_values = true, help_heading = COMMON)]
     pub spawn_rate: Option<f64>,
 
     /// Stop after the specified amount of time, e.g. (300s, 20m, 3h, 1h30m, etc.)
@@ -393,7 +394,7 @@ fn parse_spawn_rate(s: &str) -> Result<f64, String> {
 }
 
 fn parse_timespan_value(s: &str) -> Result<Duration, String> {
-    parse_timespan(s).map_err(|e| e.to_string())
+    parse_timespan(s).map_err(|_| super::timespan::CLI_TIMESPAN_INVALID.to_string())
 }
 
 fn parse_base_path(s: &str) -> Result<String, String> {

@@ -10,6 +10,10 @@ use std::time::Duration;
 pub const TIMESPAN_FORMATS: &str =
     "Valid run_time formats are : 20, 20s, 3m, 2h, 1h20m, 3h30m10s, etc.";
 
+/// What Locust's argparse type says for a bad `-t`/`-s` value (after `argument -t/--run-time: `).
+pub const CLI_TIMESPAN_INVALID: &str =
+    "Invalid time span format. Valid formats: 20, 20s, 3m, 2h, 1h20m, 3h30m10s, etc.";
+
 /// A time span that does not follow the `[Nh][Nm][Ns]` or plain-seconds syntax.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{TIMESPAN_FORMATS}")]

@@ -311,9 +311,15 @@ impl Runner {
             }
             None => {
                 self.next_iteration = None;
-                let counts = self.counts();
-                let total: u64 = counts.values().sum();
-                let json = serde_json::to_string(&counts).unwrap_or_default();
+                // As Locust: only the classes of this run, in Python's `json.dumps` spacing.
+                let counts: serde_json::Map<String, serde_json::Value> = self
+                    .counts()
+                    .into_iter()
+                    .filter(|(n, _)| self.active_classes.iter().any(|c| &c.name == n))
+                    .map(|(n, v)| (n, v.into()))
+                    .collect();
+                let total: u64 = counts.values().filter_map(|v| v.as_u64()).sum();
+                let json = crate::report::json::dumps(&counts.into(), None);
                 tracing::info!("All users spawned: {json} ({total} total users)");
                 if self.setup.reset_stats_on_spawned {
                     tracing::info!("Resetting stats");

@@ -1,5 +1,5 @@
 //! Locust's console tables: the periodic/final stats table, the percentile table and the
-//! error report, each returned as text ending with the blank line Locust prints after it.
+//! error report, each returned as text ending with the one blank line Locust prints after it.
 
 use crate::stats::{RequestStats, StatsEntry, PERCENTILES_TO_REPORT};
 
@@ -153,13 +153,29 @@ fn percentile_line(e: &StatsEntry, w: usize) -> String {
     line
 }
 
-/// The "Error report" with the default width; empty when there are no errors (Locust
-/// prints nothing then).
-pub fn error_report(stats: &RequestStats) -> String {
-    error_report_width(stats, STATS_NAME_WIDTH)
+/// Where the failures were recorded, which decides how Locust's report prints a scenario's
+/// own failure message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorOrigin {
+    /// A standalone run: Locust still holds the `CatchResponseError` and prints its message
+    /// (`GET /x: custom failure text`).
+    Local,
+    /// A master merging workers' texts: Locust strips `CatchResponseError(…)` from the text
+    /// and keeps the quotes (`GET /x: 'custom failure text'`).
+    Workers,
 }
 
-pub fn error_report_width(stats: &RequestStats, stats_name_width: usize) -> String {
+/// The "Error report" of a standalone run with the default width; empty when there are no
+/// errors (Locust prints nothing then).
+pub fn error_report(stats: &RequestStats) -> String {
+    error_report_width(stats, STATS_NAME_WIDTH, ErrorOrigin::Local)
+}
+
+pub fn error_report_width(
+    stats: &RequestStats,
+    stats_name_width: usize,
+    origin: ErrorOrigin,
+) -> String {
     let errors = stats.errors_in_order();
     if errors.is_empty() {
         return String::new();
@@ -175,16 +191,34 @@ pub fn error_report_width(stats: &RequestStats, stats_name_width: usize) -> Stri
         sep.clone(),
     ];
     for e in errors {
+        let shown = match origin {
+            ErrorOrigin::Workers => e.to_name(),
+            ErrorOrigin::Local => local_error_name(&e.method, &e.name, &e.error),
+        };
         lines.push(format!(
             "{} {}",
             left(&e.occurrences.to_string(), 18),
-            left(&e.to_name(), 100)
+            left(&shown, 100)
         ));
     }
     lines.push(sep);
     lines.push(String::new());
     lines.join("\n") + "\n"
 }
+
+/// `{method} {name}: {message}` with a check's message unquoted (`args[0]` in Locust).
+fn local_error_name(method: &str, name: &str, error: &str) -> String {
+    let message = error
+        .strip_prefix("CatchResponseError(")
+        .and_then(|e| e.strip_suffix(')'))
+        .and_then(pyliteral::unrepr);
+    match message {
+        Some(m) => format!("{method} {name}: {m}"),
+        None => crate::stats::error_display(method, name, error),
+    }
+}
+
+mod pyliteral;
 
 #[cfg(test)]
 mod tests;
