@@ -319,6 +319,7 @@ pub async fn run_web(run: Run, shutdown: CancellationToken) -> Result<i32> {
         auth: s.web.auth.clone(),
         stats_history_enabled: s.csv_full_history && s.csv_prefix.is_some(),
         class_picker: true,
+        allowed_origins: s.web.allowed_origins.clone(),
         ..WebOptions::default()
     };
     let router = web::router(controller.clone(), options);

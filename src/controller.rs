@@ -11,7 +11,9 @@ use serde_json::{json, Map, Value};
 use tokio_util::sync::CancellationToken;
 
 use crate::engine::hub::HistoryPoint;
-use crate::engine::{wall_clock, ClassPlan, HubHandle, RunnerHandle, RunnerStatus, Snapshot};
+use crate::engine::{
+    wall_clock, ClassPlan, HubHandle, RunState, RunnerHandle, RunnerStatus, Snapshot,
+};
 use crate::logging::LogBuffer;
 use crate::report;
 use crate::stats::{RequestStats, StatsEntry};
@@ -72,25 +74,35 @@ impl Controller {
     }
 }
 
-/// `/tasks` and the report's ratio tree: class ratios from the users running now (or the
-/// class weights before any user runs), task ratios within each class.
-pub fn task_ratios(classes: &[Arc<ClassPlan>], status: &RunnerStatus) -> Value {
-    let running: u64 = status.class_counts.values().sum();
-    let total_weight: f64 = classes.iter().map(|c| c.weight).sum();
+/// `/tasks` and the report's ratio tree, as Locust's `get_ratio`: each class's share of the
+/// users in `counts` (all zero before any user runs: Locust divides by `sum or 1`), task ratios
+/// within each class, and in `total` those times the class's share.
+pub fn task_ratios(classes: &[Arc<ClassPlan>], counts: &BTreeMap<String, u64>) -> Value {
+    let running = counts.values().sum::<u64>().max(1);
     let rows: Vec<report::web::ClassTasks> = classes
         .iter()
         .map(|c| {
-            let ratio = if running > 0 {
-                status.class_counts.get(&c.name).copied().unwrap_or(0) as f64 / running as f64
-            } else if total_weight > 0.0 {
-                c.weight / total_weight
-            } else {
-                0.0
-            };
+            let ratio = counts.get(&c.name).copied().unwrap_or(0) as f64 / running as f64;
             (c.name.clone(), ratio, c.task_ratios())
         })
         .collect();
     report::web::tasks(&rows)
+}
+
+/// The report's "Final ratio": the counts the run had before it stopped (Locust's
+/// `final_user_classes_count`), or the running counts while it runs. Only the classes that ran
+/// are listed when any did (Locust lists the classes of the run, not every class it knows).
+fn final_ratios(classes: &[Arc<ClassPlan>], status: &RunnerStatus) -> Value {
+    let counts = match status.state {
+        RunState::Stopped | RunState::Stopping => &status.final_class_counts,
+        _ => &status.class_counts,
+    };
+    let ran: Vec<Arc<ClassPlan>> = classes
+        .iter()
+        .filter(|c| counts.get(&c.name).is_some_and(|n| *n > 0))
+        .cloned()
+        .collect();
+    task_ratios(if ran.is_empty() { classes } else { &ran }, counts)
 }
 
 fn utc(ts: f64) -> String {
@@ -223,8 +235,9 @@ pub fn report_args(
         "failures_statistics": failures,
         "exceptions_statistics": exceptions,
         "history": history,
-        "tasks": task_ratios(classes, status),
-        "user_count": status.user_count,
+        "tasks": final_ratios(classes, status),
+        // The header shows the most users the run had at once, not the count after the stop.
+        "user_count": status.peak_user_count.max(status.user_count),
         "show_download_link": false,
     })
 }
@@ -299,7 +312,9 @@ impl web::Backend for Controller {
     }
 
     fn tasks(&self) -> BoxFuture<'_, Value> {
-        Box::pin(async move { task_ratios(self.runner.classes(), &self.runner.status()) })
+        Box::pin(
+            async move { task_ratios(self.runner.classes(), &self.runner.status().class_counts) },
+        )
     }
 
     fn logs(&self) -> BoxFuture<'_, Value> {
@@ -413,11 +428,99 @@ impl web::Backend for Controller {
     fn host(&self) -> BoxFuture<'_, Option<String>> {
         Box::pin(async move { self.runner.status().host })
     }
+
+    fn user_class_count(&self) -> BoxFuture<'_, Option<usize>> {
+        Box::pin(async move { Some(self.runner.classes().len()) })
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use goose::prelude::*;
+    use skein_api::UserClass;
+
+    async fn noop(_u: &mut GooseUser) -> TransactionResult {
+        Ok(())
+    }
+
+    /// The webapi sample's classes: HeavyUser (index ×3, missing), LightUser (item, boom).
+    fn classes() -> Vec<Arc<ClassPlan>> {
+        let heavy = Scenario::new("HeavyUser")
+            .register_transaction(transaction!(noop).set_name("index").set_weight(3).unwrap())
+            .register_transaction(transaction!(noop).set_name("missing"));
+        let light = Scenario::new("LightUser")
+            .register_transaction(transaction!(noop).set_name("item"))
+            .register_transaction(transaction!(noop).set_name("boom"));
+        let third =
+            Scenario::new("IdleUser").register_transaction(transaction!(noop).set_name("t"));
+        [heavy, light, third]
+            .into_iter()
+            .enumerate()
+            .map(|(i, s)| Arc::new(ClassPlan::new(&UserClass::new(s), i, None, None).unwrap()))
+            .collect()
+    }
+
+    fn counts(pairs: &[(&str, u64)]) -> BTreeMap<String, u64> {
+        pairs.iter().map(|(k, v)| (k.to_string(), *v)).collect()
+    }
+
+    #[test]
+    fn tasks_before_a_start_is_locusts_answer() {
+        // Locust's get_ratio with no users: class ratios 0.0 (it divides by `sum or 1`), task
+        // ratios within the class as usual, and 0.0 for every task in `total`.
+        let v = task_ratios(
+            &classes()[..2],
+            &counts(&[("HeavyUser", 0), ("LightUser", 0)]),
+        );
+        let want = json!({
+            "per_class": {
+                "HeavyUser": {"ratio": 0.0, "tasks": {"index": {"ratio": 0.75}, "missing": {"ratio": 0.25}}},
+                "LightUser": {"ratio": 0.0, "tasks": {"boom": {"ratio": 0.5}, "item": {"ratio": 0.5}}}
+            },
+            "total": {
+                "HeavyUser": {"ratio": 0.0, "tasks": {"index": {"ratio": 0.0}, "missing": {"ratio": 0.0}}},
+                "LightUser": {"ratio": 0.0, "tasks": {"boom": {"ratio": 0.0}, "item": {"ratio": 0.0}}}
+            }
+        });
+        assert_eq!(v, want);
+        // Running 4 + 2: the sample's 2/3 and 1/3.
+        let v = task_ratios(
+            &classes()[..2],
+            &counts(&[("HeavyUser", 4), ("LightUser", 2)]),
+        );
+        assert_eq!(v["per_class"]["HeavyUser"]["ratio"], json!(2.0 / 3.0));
+        assert_eq!(
+            v["total"]["HeavyUser"]["tasks"]["index"]["ratio"],
+            json!(0.5)
+        );
+    }
+
+    #[test]
+    fn the_report_shows_the_final_mix_and_the_peak_users() {
+        let status = RunnerStatus {
+            state: RunState::Stopped,
+            user_count: 0,
+            class_counts: counts(&[("HeavyUser", 0), ("LightUser", 0), ("IdleUser", 0)]),
+            target: 0,
+            spawn_rate: 1.0,
+            host: None,
+            peak_user_count: 4,
+            final_class_counts: counts(&[("HeavyUser", 1), ("LightUser", 1), ("IdleUser", 0)]),
+        };
+        let snap = Snapshot {
+            stats: RequestStats::new(1_000.0),
+            exceptions: Default::default(),
+            history: Vec::new(),
+        };
+        let v = report_args(&snap, &status, &classes(), None);
+        assert_eq!(v["user_count"], json!(4));
+        let per_class = v["tasks"]["per_class"].as_object().unwrap();
+        // Only the two classes that ran, half each.
+        assert_eq!(per_class.len(), 2, "{per_class:?}");
+        assert_eq!(per_class["HeavyUser"]["ratio"], json!(0.5));
+        assert_eq!(per_class["LightUser"]["ratio"], json!(0.5));
+    }
 
     #[test]
     fn durations_read_like_locusts() {

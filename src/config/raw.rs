@@ -153,6 +153,11 @@ pub struct RawArgs {
           value_parser = parse_web_auth, help_heading = WEB)]
     pub web_auth: Option<WebAuth>,
 
+    /// Also accept /swarm, /stop and /stats/reset from pages of this origin (e.g. https://dash.example:8443); repeatable (skein only)
+    #[arg(long = "web-allowed-origin", value_name = "URL", action = clap::ArgAction::Append,
+          value_parser = parse_origin, help_heading = WEB)]
+    pub web_allowed_origin: Vec<String>,
+
     /// Only run tasks with at least one of these tags
     #[arg(short = 'T', long, value_name = "TAG", num_args = 0.., help_heading = TAGS)]
     pub tags: Option<Vec<String>>,
@@ -284,6 +289,12 @@ pub(crate) const SOURCES: &[Source] = &[
     src("tls_cert", "tls-cert", Some("LOCUST_TLS_CERT"), Kind::Value),
     src("tls_key", "tls-key", Some("LOCUST_TLS_KEY"), Kind::Value),
     src("web_auth", "web-auth", Some("LOCUST_WEB_AUTH"), Kind::Value),
+    src(
+        "web_allowed_origin",
+        "web-allowed-origin",
+        Some("LOCUST_WEB_ALLOWED_ORIGIN"),
+        Kind::List,
+    ),
     src("tags", "tags", Some("LOCUST_TAGS"), Kind::List),
     src(
         "exclude_tags",
@@ -405,6 +416,21 @@ fn parse_base_path(s: &str) -> Result<String, String> {
     }
 }
 
+/// An origin as browsers send it: `http(s)://host[:port]`, nothing after (a trailing `/` is fine).
+fn parse_origin(s: &str) -> Result<String, String> {
+    match url::Url::parse(s) {
+        Ok(u)
+            if matches!(u.scheme(), "http" | "https")
+                && u.host_str().is_some()
+                && u.path() == "/"
+                && u.query().is_none() =>
+        {
+            Ok(s.trim_end_matches('/').to_string())
+        }
+        _ => Err("must be an origin like https://host:port".to_string()),
+    }
+}
+
 fn parse_web_auth(s: &str) -> Result<WebAuth, String> {
     match s.split_once(':') {
         Some((user, password)) if !user.is_empty() => Ok(WebAuth {
@@ -423,6 +449,24 @@ mod tests {
     #[test]
     fn clap_definition_is_consistent() {
         command().debug_assert();
+    }
+
+    #[test]
+    fn allowed_origins_repeat_and_must_be_origins() {
+        let m = command()
+            .try_get_matches_from([
+                "skein",
+                "--web-allowed-origin",
+                "https://a.example/",
+                "--web-allowed-origin=http://b.example:8080",
+            ])
+            .unwrap();
+        let v: Vec<&String> = m.get_many("web_allowed_origin").unwrap().collect();
+        assert_eq!(v, ["https://a.example", "http://b.example:8080"]);
+        for bad in ["a.example", "https://a.example/path", "ftp://a.example"] {
+            let r = command().try_get_matches_from(["skein", "--web-allowed-origin", bad]);
+            assert!(r.is_err(), "{bad}");
+        }
     }
 
     #[test]

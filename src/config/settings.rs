@@ -28,6 +28,8 @@ pub struct WebSettings {
     pub html: Option<String>,
     /// `--web-auth USER:PASSWORD` as (user, password).
     pub auth: Option<(String, String)>,
+    /// `--web-allowed-origin`: other origins whose pages may use the state-changing routes.
+    pub allowed_origins: Vec<String>,
 }
 
 impl WebSettings {
@@ -128,6 +130,7 @@ impl Settings {
             print_stats: raw.print_stats,
             html: raw.html_file,
             auth: raw.web_auth.map(|a| (a.user, a.password)),
+            allowed_origins: raw.web_allowed_origin,
         };
         Ok(Settings {
             host: raw.host,

@@ -93,6 +93,7 @@ fn defaults() {
             print_stats: false,
             html: None,
             auth: None,
+            allowed_origins: Vec::new(),
         }
     );
     assert_eq!(s.web.bind_host(), "0.0.0.0");

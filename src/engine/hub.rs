@@ -50,6 +50,7 @@ enum HubMsg {
     Request(RequestRecord),
     Exception { msg: String, traceback: String },
     Reset { now: f64 },
+    Clear { now: f64 },
     Sample { now: f64, user_count: u64 },
     Snapshot(oneshot::Sender<Snapshot>),
 }
@@ -80,6 +81,12 @@ impl HubHandle {
         let _ = self.tx.send(HubMsg::Reset { now });
     }
 
+    /// Removes every row, failure, exception and history point (Locust's `clear_all` when a
+    /// new test starts): rows of classes that no longer run disappear.
+    pub fn clear(&self, now: f64) {
+        let _ = self.tx.send(HubMsg::Clear { now });
+    }
+
     pub fn sample_history(&self, now: f64, user_count: u64) {
         let _ = self.tx.send(HubMsg::Sample { now, user_count });
     }
@@ -106,6 +113,11 @@ pub fn spawn(now: f64, node: String) -> HubHandle {
                 HubMsg::Exception { msg, traceback } => exceptions.add(&msg, &traceback, &node),
                 HubMsg::Reset { now } => {
                     stats.reset_all(now);
+                    exceptions.clear();
+                    history.clear();
+                }
+                HubMsg::Clear { now } => {
+                    stats.clear_all(now);
                     exceptions.clear();
                     history.clear();
                 }

@@ -51,6 +51,11 @@ pub struct RunnerStatus {
     pub target: u64,
     pub spawn_rate: f64,
     pub host: Option<String>,
+    /// The most users the current (or last) test had at once; the report's header shows it.
+    pub peak_user_count: u64,
+    /// The per-class counts just before the last stop (Locust's `final_user_classes_count`), for
+    /// the report's "Final ratio".
+    pub final_class_counts: BTreeMap<String, u64>,
 }
 
 /// What the runner is built from.
@@ -167,6 +172,8 @@ pub fn spawn(setup: RunnerSetup) -> RunnerHandle {
         target: 0,
         spawn_rate: 0.0,
         host: setup.host.clone(),
+        peak_user_count: 0,
+        final_class_counts: BTreeMap::new(),
     };
     let (status_tx, status_rx) = watch::channel(status);
     let classes = Arc::new(setup.classes.clone());
@@ -256,8 +263,9 @@ impl Runner {
             .map(|c| &c.name)
             .eq(self.active_classes.iter().map(|c| &c.name));
         if fresh {
-            // A new test starts from clean statistics, as Locust's runner.start does.
-            self.setup.hub.reset(wall_clock());
+            // A new test starts from empty statistics, as Locust's runner.start does (clear_all).
+            self.setup.hub.clear(wall_clock());
+            self.status.send_modify(|s| s.peak_user_count = 0);
         }
         if fresh || !same_classes || self.dispatcher.is_none() {
             if !same_classes {
@@ -351,6 +359,7 @@ impl Runner {
                 s.state = st;
             }
             s.user_count = counts.values().sum();
+            s.peak_user_count = s.peak_user_count.max(s.user_count);
             s.class_counts = counts;
             s.host = host;
         });
@@ -438,6 +447,9 @@ impl Runner {
         if matches!(state, RunState::Ready | RunState::Stopped) && self.tasks.is_empty() {
             return;
         }
+        let last_counts = self.counts();
+        self.status
+            .send_modify(|s| s.final_class_counts = last_counts);
         self.publish(Some(RunState::Stopping));
         self.next_iteration = None;
         self.dispatcher = None;

@@ -8,12 +8,14 @@
 //! Flask's HTML pages, and optionally guards every route with HTTP basic auth.
 //!
 //! Layout: [`swarm_form`] (pure form parsing/validation), [`pyjson`] (Python-compatible JSON
-//! text), [`auth`] (basic auth), [`assets`] (embedded page and vendored chart library),
-//! [`routes`] (the router), [`report`] (HTML report renderer), [`serve`] (listener, TLS,
-//! graceful shutdown), [`testing`] (a fake backend for tests and demos).
+//! text), [`auth`] (basic auth), [`origin`] (the cross-site check of state-changing requests),
+//! [`assets`] (embedded page and vendored chart library), [`routes`] (the router), [`report`]
+//! (HTML report renderer), [`serve`] (listener, TLS, graceful shutdown), [`testing`] (a fake
+//! backend for tests and demos).
 
 pub mod assets;
 pub mod auth;
+pub mod origin;
 pub mod pyjson;
 pub mod report;
 pub mod routes;
@@ -45,6 +47,9 @@ pub struct WebOptions {
     pub class_picker: bool,
     /// Largest accepted request body in bytes; larger bodies get 413.
     pub body_limit: usize,
+    /// `--web-allowed-origin`: origins besides the UI's own whose pages may use the
+    /// state-changing routes (`/swarm`, `/stop`, `/stats/reset`, `/user`).
+    pub allowed_origins: Vec<String>,
 }
 
 impl Default for WebOptions {
@@ -55,6 +60,7 @@ impl Default for WebOptions {
             stats_history_enabled: false,
             class_picker: false,
             body_limit: 1024 * 1024,
+            allowed_origins: Vec::new(),
         }
     }
 }
@@ -158,6 +164,11 @@ pub trait Backend: Send + Sync + 'static {
     fn csv_name_parts(&self) -> BoxFuture<'_, CsvNameParts>;
     /// The current host (echoed by `/swarm` answers, also on validation errors).
     fn host(&self) -> BoxFuture<'_, Option<String>>;
+    /// How many user classes exist (`/swarm` refuses more distinct `user_classes` than this);
+    /// `None` when unknown.
+    fn user_class_count(&self) -> BoxFuture<'_, Option<usize>> {
+        Box::pin(async { None })
+    }
     /// `POST /user`: updates a user class from `{"user_class_name": …, attr: value, …}`.
     fn update_user(&self, settings: Value) -> BoxFuture<'_, Result<(), String>> {
         let _ = settings;

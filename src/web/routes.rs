@@ -1,6 +1,7 @@
 //! The router: Locust's routes (SPEC §4.2) under an optional base path, with Flask's status
 //! codes, content types, HTML 404/405 pages, `Allow` headers, automatic `OPTIONS`/`HEAD`, the
-//! CORS header on every answer, basic auth on every route when configured, and a body limit.
+//! CORS header on every answer, basic auth on every route when configured, a body limit, and the
+//! cross-site `Origin` check of the state-changing routes (see [`super::origin`]).
 //!
 //! Routing is a single dispatcher rather than axum's method router so that every corner
 //! (wrong method, unknown path, base-path prefix, auth before 404) answers exactly as Flask does.
@@ -18,6 +19,7 @@ use serde_json::{json, Map, Value};
 
 use super::assets;
 use super::auth;
+use super::origin;
 use super::pyjson::{jsonify, script_safe};
 use super::report::render_report;
 use super::swarm_form::{parse_swarm_form, parse_urlencoded};
@@ -178,6 +180,17 @@ async fn handle(st: &AppState, req: Request) -> Response {
         return r;
     }
 
+    if route.is_post() {
+        let h = |name: HeaderName| req.headers().get(name).and_then(|v| v.to_str().ok());
+        if let Err(refused) =
+            origin::check(h(header::ORIGIN), h(header::HOST), &st.opts.allowed_origins)
+        {
+            let message = refused.message();
+            tracing::warn!(target: "skein::web", "{message}");
+            return flask_error(StatusCode::FORBIDDEN, "Forbidden", &html_escape(&message));
+        }
+    }
+
     let (parts, body) = req.into_parts();
     let body = if route.is_post() {
         match read_body(&parts.headers, body, st.opts.body_limit).await {
@@ -287,25 +300,38 @@ async fn swarm(st: &AppState, headers: &HeaderMap, body: &[u8]) -> Response {
                 .starts_with("application/x-www-form-urlencoded")
         })
         .unwrap_or(false);
-    let fields = if is_form {
-        parse_urlencoded(body)
-    } else {
-        Vec::new()
-    };
+    let fields = is_form
+        .then(|| url::form_urlencoded::parse(body).map(|(k, v)| (k.into_owned(), v.into_owned())))
+        .into_iter()
+        .flatten();
     let b = &st.backend;
-    let req = match parse_swarm_form(&fields, st.opts.class_picker) {
-        Ok(r) => r,
-        Err(e) => {
-            let host = match e.host {
-                Some(h) => Some(h),
-                None => b.host().await,
-            };
-            return json_response(
-                StatusCode::OK,
-                &json!({"success": false, "message": e.message, "host": host}),
-            );
-        }
+    let refuse = |message: String, host: Option<String>| async move {
+        // Locust logs each refused form with `logger.error(err_msg)`.
+        tracing::error!(target: "skein::web", "{message}");
+        let host = match host {
+            Some(h) => Some(h),
+            None => b.host().await,
+        };
+        json_response(
+            StatusCode::OK,
+            &json!({"success": false, "message": message, "host": host}),
+        )
     };
+    let req = match parse_swarm_form(fields, st.opts.class_picker) {
+        Ok(r) => r,
+        Err(e) => return refuse(e.message, e.host).await,
+    };
+    // The names are already distinct; more of them than there are classes means some are
+    // unknown, and the answer says so briefly instead of echoing a list of any length.
+    if let (Some(chosen), Some(known)) = (&req.user_classes, b.user_class_count().await) {
+        if chosen.len() > known {
+            let message = format!(
+                "Too many user_classes: {} different names given, but only {known} user classes exist",
+                chosen.len()
+            );
+            return refuse(message, req.host.clone()).await;
+        }
+    }
     let run_time = req.run_time.map(|d| d.as_secs()).filter(|s| *s > 0);
     let selected = req.user_classes.clone();
     let posted_host = req.host.clone();

@@ -543,3 +543,160 @@ async fn body_limit_gives_413() {
     let ok = post_form(&app, "/swarm", "user_count=1&spawn_rate=1").await;
     assert_eq!(ok.json()["success"], true);
 }
+
+/// A form POST as a browser page sends it: with an `Origin` and the `Host` it was sent to.
+async fn post_from(app: &Router, uri: &str, origin: Option<&str>, form: &str) -> Resp {
+    let mut req = Request::post(uri)
+        .header(header::HOST, "127.0.0.1:8089")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+    if let Some(o) = origin {
+        req = req.header(header::ORIGIN, o);
+    }
+    send(app, req.body(Body::from(form.to_string())).unwrap()).await
+}
+
+#[tokio::test]
+async fn cross_site_posts_are_refused() {
+    let (app, fake) = app();
+    for uri in ["/swarm", "/stop", "/stats/reset", "/user"] {
+        let r = post_from(
+            &app,
+            uri,
+            Some("http://evil.example"),
+            "user_count=1&spawn_rate=1",
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{uri}");
+        assert!(r.body.contains("--web-allowed-origin"), "{}", r.body);
+    }
+    let calls = fake.calls();
+    assert!(calls.swarms.is_empty());
+    assert_eq!((calls.stops, calls.resets), (0, 0));
+    assert!(calls.user_updates.is_empty());
+    // Reading is not state-changing: a GET with a foreign Origin is answered as before.
+    let req = Request::get("/stats/requests")
+        .header(header::ORIGIN, "http://evil.example")
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(send(&app, req).await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn own_origin_no_origin_and_named_origins_are_allowed() {
+    let (app, fake) = app_with(WebOptions {
+        allowed_origins: vec!["https://dash.example".into()],
+        ..WebOptions::default()
+    });
+    let form = "user_count=1&spawn_rate=1";
+    for origin in [
+        None,
+        Some("http://127.0.0.1:8089"),
+        Some("https://dash.example"),
+    ] {
+        let r = post_from(&app, "/swarm", origin, form).await;
+        assert_eq!(r.status, StatusCode::OK, "{origin:?}");
+        assert_eq!(r.json()["success"], true, "{origin:?}");
+    }
+    let r = post_from(&app, "/stop", Some("https://dash.example"), "").await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(fake.calls().swarms.len(), 3);
+    assert_eq!(fake.calls().stops, 1);
+    let r = post_from(&app, "/stop", Some("https://other.example"), "").await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert_eq!(fake.calls().stops, 1);
+}
+
+#[tokio::test]
+async fn many_repeated_user_classes_collapse_and_too_many_are_refused_briefly() {
+    let (app, fake) = app_with(WebOptions {
+        class_picker: true,
+        body_limit: 4 * 1024 * 1024,
+        ..WebOptions::default()
+    });
+    let mut form = String::from("user_count=2&spawn_rate=1");
+    for i in 0..10_000 {
+        form.push_str(if i % 2 == 0 {
+            "&user_classes=LightUser"
+        } else {
+            "&user_classes=HeavyUser"
+        });
+    }
+    let v = post_form(&app, "/swarm", &form).await.json();
+    assert_eq!(v["success"], true, "{v}");
+    assert_eq!(
+        v["user_classes"],
+        serde_json::json!(["HeavyUser", "LightUser"])
+    );
+    assert_eq!(
+        fake.calls().swarms[0].user_classes,
+        Some(vec!["LightUser".to_string(), "HeavyUser".to_string()])
+    );
+
+    // 10,000 different names against 2 classes: refused without echoing them.
+    let mut form = String::from("user_count=2&spawn_rate=1");
+    for i in 0..10_000 {
+        form.push_str(&format!("&user_classes=Class{i}"));
+    }
+    let r = post_form(&app, "/swarm", &form).await;
+    let v = r.json();
+    assert_eq!(v["success"], false);
+    assert_eq!(
+        v["message"],
+        "Too many user_classes: 10000 different names given, but only 2 user classes exist"
+    );
+    assert!(r.body.len() < 300, "{} bytes", r.body.len());
+    assert_eq!(
+        fake.calls().swarms.len(),
+        1,
+        "the refused form started nothing"
+    );
+}
+
+/// Collects what `tracing` prints while the returned guard lives (this thread only).
+fn capture_logs() -> (
+    Arc<std::sync::Mutex<Vec<u8>>>,
+    tracing::subscriber::DefaultGuard,
+) {
+    #[derive(Clone)]
+    struct Sink(Arc<std::sync::Mutex<Vec<u8>>>);
+    impl std::io::Write for Sink {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            if let Ok(mut v) = self.0.lock() {
+                v.extend_from_slice(b);
+            }
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let buf = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = Sink(buf.clone());
+    let sub = tracing_subscriber::fmt()
+        .with_writer(move || sink.clone())
+        .with_ansi(false)
+        .finish();
+    (buf, tracing::subscriber::set_default(sub))
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn invalid_swarm_forms_are_logged_as_errors() {
+    let (buf, _guard) = capture_logs();
+    let (app, _) = app();
+    for form in [
+        "user_count=x&spawn_rate=1",
+        "user_count=1",
+        "user_count=1&spawn_rate=1&run_time=5x",
+    ] {
+        assert_eq!(
+            post_form(&app, "/swarm", form).await.json()["success"],
+            false
+        );
+    }
+    let text = String::from_utf8_lossy(&buf.lock().unwrap()).into_owned();
+    let errors: Vec<&str> = text.lines().filter(|l| l.contains("ERROR")).collect();
+    assert_eq!(errors.len(), 3, "{text}");
+    assert!(errors[0].contains("Invalid user_count value: 'x' (must be an integer)"));
+    assert!(errors[1].contains(MSG_MISSING));
+    assert!(errors[2].contains(MSG_RUN_TIME));
+}

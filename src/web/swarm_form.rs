@@ -3,6 +3,7 @@
 //! Fields are read in form order, as Locust does, so the first bad field decides the message.
 //! A rejected form is still an HTTP 200 with `success: false` (the router builds that answer).
 
+use std::collections::HashSet;
 use std::time::Duration;
 
 use super::SwarmRequest;
@@ -10,6 +11,16 @@ use super::SwarmRequest;
 pub const MSG_MISSING: &str = "Missing or invalid user_count or spawn_rate from /swarm request";
 pub const MSG_RUN_TIME: &str =
     "Valid run_time formats are : 20, 20s, 3m, 2h, 1h20m, 3h30m10s, etc.";
+
+/// The fields Locust reads with `form.items()` (first value only).
+const SCALAR_FIELDS: &[&str] = &[
+    "user_count",
+    "spawn_rate",
+    "host",
+    "run_time",
+    "profile",
+    "shape_class",
+];
 
 /// Why a form was refused.
 #[derive(Debug, Clone, PartialEq)]
@@ -30,15 +41,20 @@ pub fn parse_urlencoded(body: &[u8]) -> Vec<(String, String)> {
 }
 
 /// Validates the fields of a `/swarm` form. With `class_picker` off, `user_classes` is ignored.
-pub fn parse_swarm_form(
-    fields: &[(String, String)],
-    class_picker: bool,
-) -> Result<SwarmRequest, SwarmFormError> {
+///
+/// The fields are consumed in one pass (an iterator, so nothing can re-scan them): the work is
+/// linear in the number of fields however often a name repeats.
+pub fn parse_swarm_form<I>(fields: I, class_picker: bool) -> Result<SwarmRequest, SwarmFormError>
+where
+    I: IntoIterator<Item = (String, String)>,
+{
     let mut user_count: Option<u64> = None;
     let mut spawn_rate: Option<f64> = None;
     let mut host: Option<String> = None;
     let mut run_time: Option<Duration> = None;
-    let mut user_classes: Option<Vec<String>> = None;
+    let mut user_classes: Option<()> = None;
+    let mut classes: Vec<String> = Vec::new();
+    let mut seen: HashSet<String> = HashSet::new();
     let mut profile: Option<String> = None;
     let mut extra = Vec::new();
     let fail = |message: String, host: &Option<String>| SwarmFormError {
@@ -46,7 +62,15 @@ pub fn parse_swarm_form(
         host: host.clone(),
     };
 
+    // Werkzeug's `form.items()` yields each name once, with its first value: a repeated
+    // scalar field is decided by its first occurrence.
+    let mut seen_keys: HashSet<String> = HashSet::new();
     for (key, value) in fields {
+        let value = &value;
+        let repeat = !seen_keys.insert(key.clone());
+        if repeat && SCALAR_FIELDS.contains(&key.as_str()) {
+            continue;
+        }
         match key.as_str() {
             "user_count" => match parse_python_int(value) {
                 Some(n) if n >= 0 => user_count = Some(n as u64),
@@ -70,14 +94,15 @@ pub fn parse_swarm_form(
             },
             "host" => host = Some(value.replace(['<', '>'], "")),
             "user_classes" => {
+                // Locust reads the whole repeated field (`getlist`) at its first occurrence; the
+                // list is gathered in the same pass (not re-scanned per occurrence, which made
+                // 10,000 fields quadratic) and duplicates are dropped, first occurrence first.
                 if class_picker {
-                    // Locust reads the whole repeated field at its first occurrence.
-                    let all: Vec<String> = fields
-                        .iter()
-                        .filter(|(k, _)| k == "user_classes")
-                        .map(|(_, v)| v.clone())
-                        .collect();
-                    user_classes = Some(all);
+                    if !seen.contains(value) {
+                        seen.insert(value.clone());
+                        classes.push(value.clone());
+                    }
+                    user_classes = Some(());
                 }
             }
             "run_time" => {
@@ -110,7 +135,7 @@ pub fn parse_swarm_form(
             spawn_rate,
             host,
             run_time,
-            user_classes: user_classes.filter(|v| !v.is_empty()),
+            user_classes: user_classes.map(|()| classes).filter(|v| !v.is_empty()),
             profile,
             extra,
         }),
@@ -184,9 +209,7 @@ mod tests {
     #[test]
     fn valid_form() {
         let r = parse_swarm_form(
-            &form(
-                "user_count=10&spawn_rate=2.5&host=http%3A%2F%2Fx%3Cy%3E&run_time=1h2m3s&foo=bar",
-            ),
+            form("user_count=10&spawn_rate=2.5&host=http%3A%2F%2Fx%3Cy%3E&run_time=1h2m3s&foo=bar"),
             false,
         )
         .unwrap();
@@ -201,7 +224,7 @@ mod tests {
     #[test]
     fn empty_run_time_is_ignored_and_python_numbers_accepted() {
         let r = parse_swarm_form(
-            &form("user_count=+1_0&spawn_rate=%201e1%20&run_time="),
+            form("user_count=+1_0&spawn_rate=%201e1%20&run_time="),
             false,
         )
         .unwrap();
@@ -241,27 +264,78 @@ mod tests {
             ),
         ];
         for (body, want) in cases {
-            let err = parse_swarm_form(&form(body), false).unwrap_err();
+            let err = parse_swarm_form(form(body), false).unwrap_err();
             assert_eq!(err.message, *want, "body {body:?}");
         }
     }
 
     #[test]
     fn error_echoes_host_read_before_the_bad_field() {
-        let err = parse_swarm_form(&form("host=h1&user_count=x"), false).unwrap_err();
+        let err = parse_swarm_form(form("host=h1&user_count=x"), false).unwrap_err();
         assert_eq!(err.host.as_deref(), Some("h1"));
-        let err = parse_swarm_form(&form("user_count=x&host=h1"), false).unwrap_err();
+        let err = parse_swarm_form(form("user_count=x&host=h1"), false).unwrap_err();
         assert_eq!(err.host, None);
     }
 
     #[test]
     fn class_picker() {
         let f = form("user_count=1&spawn_rate=1&user_classes=B&user_classes=A");
-        assert_eq!(parse_swarm_form(&f, false).unwrap().user_classes, None);
         assert_eq!(
-            parse_swarm_form(&f, true).unwrap().user_classes,
+            parse_swarm_form(f.clone(), false).unwrap().user_classes,
+            None
+        );
+        assert_eq!(
+            parse_swarm_form(f.clone(), true).unwrap().user_classes,
             Some(vec!["B".to_string(), "A".to_string()])
         );
+    }
+
+    /// Hands out fields and counts how many were taken.
+    struct Counting<'a> {
+        inner: std::vec::IntoIter<(String, String)>,
+        taken: &'a std::cell::Cell<usize>,
+    }
+
+    impl Iterator for Counting<'_> {
+        type Item = (String, String);
+        fn next(&mut self) -> Option<Self::Item> {
+            let item = self.inner.next()?;
+            self.taken.set(self.taken.get() + 1);
+            Some(item)
+        }
+    }
+
+    #[test]
+    fn repeated_classes_are_collapsed_in_one_pass() {
+        let mut body = String::from("user_count=1&spawn_rate=1");
+        for i in 0..10_000 {
+            body.push_str(if i % 2 == 0 {
+                "&user_classes=A"
+            } else {
+                "&user_classes=B"
+            });
+        }
+        body.push_str("&user_classes=A&user_classes=C");
+        let fields = form(&body);
+        let n = fields.len();
+        let taken = std::cell::Cell::new(0);
+        let it = Counting {
+            inner: fields.into_iter(),
+            taken: &taken,
+        };
+        let r = parse_swarm_form(it, true).unwrap();
+        // One pass: every field is taken exactly once, none twice.
+        assert_eq!(taken.get(), n);
+        assert_eq!(
+            r.user_classes,
+            Some(vec!["A".to_string(), "B".to_string(), "C".to_string()])
+        );
+    }
+
+    #[test]
+    fn a_repeated_scalar_field_keeps_its_first_value() {
+        let r = parse_swarm_form(form("user_count=3&spawn_rate=1&user_count=x"), false).unwrap();
+        assert_eq!(r.user_count, 3);
     }
 
     fn parse_timespan(s: &str) -> Option<u64> {

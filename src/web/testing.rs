@@ -174,6 +174,11 @@ impl Backend for FakeBackend {
         ready(self.host_now())
     }
 
+    /// The sample's two classes, HeavyUser and LightUser.
+    fn user_class_count(&self) -> BoxFuture<'_, Option<usize>> {
+        ready(Some(2))
+    }
+
     fn update_user(&self, settings: Value) -> BoxFuture<'_, Result<(), String>> {
         if let Ok(mut c) = self.calls.lock() {
             c.user_updates.push(settings);
