@@ -26,7 +26,11 @@ pub fn read_fixture(rel: &str) -> String {
 /// that file calls [`fixture`]. `None` only when the fixture is missing.
 pub fn shared_path(rel: &str) -> Option<PathBuf> {
     let rel = rel.strip_prefix("locust/samples/").unwrap_or(rel);
-    let path = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/locust")).join(rel);
+    let path = PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/locust"
+    ))
+    .join(rel);
     path.exists().then_some(path)
 }
 
