@@ -105,7 +105,7 @@ impl Run {
             }
         };
         let started_at = wall_clock();
-        let hub = engine::hub::spawn(started_at, "local".to_string());
+        let hub = engine::hub::spawn_with(started_at, "local".into(), settings.stats_limits);
         let sessions = SessionFactory::new().context("could not set up HTTP sessions")?;
         let runner = engine::runner::spawn(RunnerSetup {
             classes,

@@ -13,6 +13,6 @@ pub mod report;
 pub mod stats;
 pub mod web;
 
-/// Test support (where the read-only `shared/` reference folder is), for unit and integration tests.
+/// Test support (where the repository's test fixtures are), for unit and integration tests.
 #[doc(hidden)]
 pub mod testing;

@@ -1,20 +1,54 @@
-//! Test support shared by unit tests: where the read-only `shared/` reference folder is.
+//! Test support shared by unit and integration tests: where the repository's test fixtures
+//! are (`tests/fixtures/`, see its README.md). Nothing here reaches outside the repository.
 
 use std::path::PathBuf;
 
-/// `$SKEIN_SHARED/<rel>`, else `<repo>/../shared/<rel>` (the CI layout), else `/work/shared/<rel>`.
+/// `<repo>/tests/fixtures/<rel>`. Panics when the file is missing, so that a test whose input
+/// is gone fails instead of passing without checking anything.
+pub fn fixture(rel: &str) -> PathBuf {
+    let path = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures")).join(rel);
+    assert!(
+        path.exists(),
+        "missing test fixture {} (see tests/fixtures/README.md)",
+        path.display()
+    );
+    path
+}
+
+/// The text of `tests/fixtures/<rel>`; panics (fails the test) when it is missing or unreadable.
+pub fn read_fixture(rel: &str) -> String {
+    let path = fixture(rel);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// Transitional: `src/engine/dispatch.rs` still calls this; it now resolves inside the
+/// repository's fixtures (`locust/samples/X` → `tests/fixtures/locust/X`) and is removed once
+/// that file calls [`fixture`]. `None` only when the fixture is missing.
 pub fn shared_path(rel: &str) -> Option<PathBuf> {
-    let mut candidates = Vec::new();
-    if let Ok(dir) = std::env::var("SKEIN_SHARED") {
-        candidates.push(PathBuf::from(dir));
-    }
-    candidates.push(PathBuf::from(concat!(
+    let rel = rel.strip_prefix("locust/samples/").unwrap_or(rel);
+    let path = PathBuf::from(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../shared"
-    )));
-    candidates.push(PathBuf::from("/work/shared"));
-    candidates
-        .into_iter()
-        .map(|d| d.join(rel))
-        .find(|p| p.exists())
+        "/tests/fixtures/locust"
+    ))
+    .join(rel);
+    path.exists().then_some(path)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn fixtures_resolve_inside_the_repository() {
+        let p = super::fixture("locust/dispatch-vectors.json");
+        assert!(p.starts_with(env!("CARGO_MANIFEST_DIR")), "{}", p.display());
+        assert_eq!(
+            super::shared_path("locust/samples/dispatch-vectors.json"),
+            Some(p)
+        );
+    }
+
+    #[test]
+    #[should_panic(expected = "missing test fixture")]
+    fn a_missing_fixture_fails() {
+        super::fixture("locust/no-such-file.json");
+    }
 }

@@ -9,9 +9,6 @@ use std::time::Duration;
 
 use skein::classifier::{spawn_local, LocalClassifier};
 
-fn shared(rel: &str) -> std::path::PathBuf {
-    skein::testing::shared_path(rel).expect("the shared/ reference folder: set SKEIN_SHARED")
-}
 
 async fn skein(args: &[&str]) -> Output {
     let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_skein"))
@@ -172,7 +169,8 @@ async fn csv_files_read_like_locusts() {
     let (_svc, dir, out) = run_class("HighLoadUser", "3", "4s").await;
     assert_eq!(out.status.code(), Some(0));
     let ours = dir.path().join("run");
-    let theirs = shared("locust/samples").join("run1");
+    // check_csv.py reads `<prefix>_stats.csv` etc.; the fixture call checks one exists.
+    let theirs = skein::testing::fixture("locust/run1_stats.csv").with_file_name("run1");
     let check = std::process::Command::new("python3")
         .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/check_csv.py"))
         .arg(&ours)

@@ -112,9 +112,8 @@ fn shape(v: &serde_json::Value) -> serde_json::Value {
 }
 
 fn sample(name: &str) -> serde_json::Value {
-    let path = skein::testing::shared_path(&format!("locust/samples/webapi/{name}"))
-        .expect("the shared/ reference folder: set SKEIN_SHARED");
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    let text = skein::testing::read_fixture(&format!("locust/webapi/{name}"));
+    serde_json::from_str(&text).unwrap()
 }
 
 /// A client written against Locust's API gets the same shapes from skein's real controller.

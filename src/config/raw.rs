@@ -198,6 +198,16 @@ pub struct RawArgs {
     #[arg(long = "json-file", value_name = "NAME", help_heading = STATS)]
     pub json_file: Option<PathBuf>,
 
+    /// Most request names kept apart; newer names share one overflow row (skein only; default 2000)
+    #[arg(long = "max-request-names", value_name = "N", value_parser = parse_cap,
+          allow_negative_numbers = true, help_heading = STATS)]
+    pub max_request_names: Option<usize>,
+
+    /// Most failure rows kept apart; newer errors share one overflow row (skein only; default 2000)
+    #[arg(long = "max-failure-rows", value_name = "N", value_parser = parse_cap,
+          allow_negative_numbers = true, help_heading = STATS)]
+    pub max_failure_rows: Option<usize>,
+
     /// Log level: DEBUG, INFO, WARNING, ERROR or CRITICAL (default INFO)
     #[arg(short = 'L', long, value_name = "LOGLEVEL", ignore_case = true, help_heading = LOGGING)]
     pub loglevel: Option<LogLevel>,
@@ -336,6 +346,8 @@ pub(crate) const SOURCES: &[Source] = &[
         Kind::Value,
     ),
     src("json_file", "json-file", None, Kind::Value),
+    src("max_request_names", "max-request-names", None, Kind::Value),
+    src("max_failure_rows", "max-failure-rows", None, Kind::Value),
     src("loglevel", "loglevel", Some("LOCUST_LOGLEVEL"), Kind::Value),
     src("logfile", "logfile", Some("LOCUST_LOGFILE"), Kind::Value),
     src(
@@ -406,6 +418,14 @@ fn parse_spawn_rate(s: &str) -> Result<f64, String> {
 
 fn parse_timespan_value(s: &str) -> Result<Duration, String> {
     parse_timespan(s).map_err(|_| super::timespan::CLI_TIMESPAN_INVALID.to_string())
+}
+
+/// A table cap: a whole number of rows, at least 1.
+fn parse_cap(s: &str) -> Result<usize, String> {
+    match s.trim().parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err("must be a whole number of rows, at least 1".to_string()),
+    }
 }
 
 fn parse_base_path(s: &str) -> Result<String, String> {
@@ -494,6 +514,25 @@ mod tests {
             "Logging options",
         ] {
             assert!(help.contains(needle), "help lacks {needle}:\n{help}");
+        }
+    }
+
+    #[test]
+    fn table_caps_default_and_parse() {
+        use super::super::settings::Settings;
+        let caps = |args: &[&str]| {
+            let raw = RawArgs::try_parse_from(std::iter::once("skein").chain(args.iter().copied()))
+                .map_err(|e| e.to_string())?;
+            Settings::from_raw(raw, Vec::new())
+                .map(|s| s.stats_limits)
+                .map_err(|e| e.to_string())
+        };
+        assert_eq!(caps(&[]), Ok(crate::stats::StatsLimits::default()));
+        let set = caps(&["--max-request-names", "50", "--max-failure-rows=7"]).unwrap();
+        assert_eq!((set.max_request_names, set.max_failure_rows), (50, 7));
+        for bad in ["0", "-3", "ten", "1.5"] {
+            let err = caps(&["--max-failure-rows", bad]).unwrap_err();
+            assert!(err.contains("at least 1"), "{bad}: {err}");
         }
     }
 

@@ -8,6 +8,7 @@ use serde_json::{json, Map, Value};
 
 use super::error::ConfigError;
 use super::raw::{LogLevel, RawArgs};
+use crate::stats::{StatsLimits, DEFAULT_MAX_FAILURE_ROWS, DEFAULT_MAX_REQUEST_NAMES};
 
 /// Web UI settings (`--web-*`, `--autostart`, TLS, `--html`, `--print-stats`).
 #[derive(Debug, Clone, PartialEq)]
@@ -78,6 +79,8 @@ pub struct Settings {
     pub autoquit_raw: i64,
     /// `-f/--locustfile`, accepted so Locust command lines and config files work; not used.
     pub locustfile: Option<String>,
+    /// `--max-request-names` and `--max-failure-rows`.
+    pub stats_limits: StatsLimits,
 }
 
 impl Default for Settings {
@@ -154,6 +157,12 @@ impl Settings {
             exclude_tags: raw.exclude_tags,
             user_classes,
             locustfile: raw.locustfile,
+            stats_limits: StatsLimits {
+                max_request_names: raw
+                    .max_request_names
+                    .unwrap_or(DEFAULT_MAX_REQUEST_NAMES),
+                max_failure_rows: raw.max_failure_rows.unwrap_or(DEFAULT_MAX_FAILURE_ROWS),
+            },
             web,
             config: raw.config,
             web_host_raw,

@@ -1,13 +1,14 @@
 //! The statistics hub: the one owner of the run's request statistics and exceptions table.
 //! Users report to it through a channel (as a [`RequestSink`]); everything that reads the
 //! statistics (console, CSV writer, web API, final report) asks it for a snapshot.
+//! It also logs, once per run each, that a table's cap was reached ([`StatsLimits`]).
 
 use std::sync::Arc;
 
 use skein_api::{RequestRecord, RequestSink};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::stats::{Exceptions, RequestStats};
+use crate::stats::{Exceptions, Overflowed, RequestStats, StatsLimits};
 
 /// A consistent copy of the statistics at one moment.
 #[derive(Clone)]
@@ -99,17 +100,27 @@ impl HubHandle {
     }
 }
 
-/// Starts the hub; it runs until every handle is dropped. `node` names this process in the
-/// exceptions table (Locust's local runner says "local").
+/// Starts the hub with the default caps; see [`spawn_with`].
 pub fn spawn(now: f64, node: String) -> HubHandle {
+    spawn_with(now, node, StatsLimits::default())
+}
+
+/// Starts the hub; it runs until every handle is dropped. `node` names this process in the
+/// exceptions table (Locust's local runner says "local"); `limits` caps the request-name and
+/// failure tables.
+pub fn spawn_with(now: f64, node: String, limits: StatsLimits) -> HubHandle {
     let (tx, mut rx) = mpsc::unbounded_channel();
     tokio::spawn(async move {
-        let mut stats = RequestStats::new(now);
+        let mut stats = RequestStats::with_limits(true, limits, now);
         let mut exceptions = Exceptions::default();
         let mut history: Vec<HistoryPoint> = Vec::new();
+        let mut warned = Overflowed::default();
         while let Some(msg) = rx.recv().await {
             match msg {
-                HubMsg::Request(r) => stats.log(&r),
+                HubMsg::Request(r) => {
+                    stats.log(&r);
+                    warn_overflow_once(&stats, &mut warned);
+                }
                 HubMsg::Exception { msg, traceback } => exceptions.add(&msg, &traceback, &node),
                 HubMsg::Reset { now } => {
                     stats.reset_all(now);
@@ -136,4 +147,111 @@ pub fn spawn(now: f64, node: String) -> HubHandle {
         }
     });
     HubHandle { tx }
+}
+
+/// Logs the first overflow of each table; `warned` remembers which were logged.
+fn warn_overflow_once(stats: &RequestStats, warned: &mut Overflowed) {
+    let now = stats.overflowed();
+    let limits = stats.limits();
+    if now.names > 0 && warned.names == 0 {
+        warned.names = now.names;
+        tracing::warn!(
+            "More than {} request names: further new names are counted in one row named {:?} (raise the cap with --max-request-names)",
+            limits.max_request_names,
+            crate::stats::OVERFLOW_NAME
+        );
+    }
+    if now.failures > 0 && warned.failures == 0 {
+        warned.failures = now.failures;
+        tracing::warn!(
+            "More than {} distinct failures: further new errors are counted in one row {:?} (raise the cap with --max-failure-rows)",
+            limits.max_failure_rows,
+            crate::stats::OVERFLOW_ERROR
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::borrow::Cow;
+
+    fn rec(i: u64) -> RequestRecord {
+        RequestRecord {
+            method: Cow::Borrowed("GET"),
+            name: Cow::Owned(format!("/id/{i}")),
+            response_time_ms: Some(1.0),
+            content_length: 0,
+            failure: Some(skein_api::Failure::Check(format!("error {i}"))),
+            timestamp: 1.0,
+        }
+    }
+
+    #[tokio::test]
+    async fn the_hub_caps_its_tables() {
+        let limits = StatsLimits {
+            max_request_names: 10,
+            max_failure_rows: 7,
+        };
+        let hub = spawn_with(0.0, "test".into(), limits);
+        for i in 0..2_000 {
+            hub.record(rec(i));
+        }
+        let snap = hub.snapshot().await.expect("hub runs");
+        assert_eq!(snap.stats.entries_in_order().len(), 11);
+        assert_eq!(snap.stats.errors_in_order().len(), 8);
+        assert_eq!(snap.stats.total().num_requests, 2_000);
+        assert_eq!(snap.stats.total().num_failures, 2_000);
+    }
+
+    /// Collects what the fmt subscriber writes.
+    #[derive(Clone, Default)]
+    struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn the_warning_is_logged_once_per_table() {
+        let out = Captured::default();
+        let writer = out.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish();
+        tracing::subscriber::with_default(subscriber, || {
+            let limits = StatsLimits {
+                max_request_names: 3,
+                max_failure_rows: 5,
+            };
+            let mut stats = RequestStats::with_limits(true, limits, 0.0);
+            let mut warned = Overflowed::default();
+            for i in 0..100 {
+                stats.log(&rec(i));
+                warn_overflow_once(&stats, &mut warned);
+                if i == 50 {
+                    stats.reset_all(2.0);
+                }
+            }
+        });
+        let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+        assert_eq!(
+            text.matches("More than 3 request names").count(),
+            1,
+            "{text}"
+        );
+        assert_eq!(
+            text.matches("More than 5 distinct failures").count(),
+            1,
+            "{text}"
+        );
+        assert_eq!(text.lines().count(), 2, "{text}");
+    }
 }

@@ -24,4 +24,8 @@ pub use errors::{
     error_display, error_key, failure_text, parse_error, ExceptionRow, Exceptions, StatsError,
 };
 pub use pyfmt::PyNum;
-pub use table::{ErrorMap, RequestStats, StatsReport, AGGREGATED};
+pub use table::{
+    ErrorMap, Overflowed, RequestStats, StatsLimits, StatsReport, AGGREGATED,
+    DEFAULT_MAX_FAILURE_ROWS, DEFAULT_MAX_REQUEST_NAMES, OVERFLOW_ERROR, OVERFLOW_METHOD,
+    OVERFLOW_NAME,
+};

@@ -1,5 +1,7 @@
 //! The statistics table (Locust's `RequestStats`): entries by `(name, method)`, the
 //! `Aggregated` total, and the failures table; logging, resets and the master-side merge.
+//! Both tables are capped ([`StatsLimits`]): past a cap, new keys are counted on one overflow
+//! row, so memory stays bounded while the totals stay exact.
 
 use std::collections::HashMap;
 
@@ -9,6 +11,12 @@ use skein_api::RequestRecord;
 
 use super::entry::{SerializedEntry, Span, StatsEntry};
 use super::errors::{error_key, failure_text, StatsError};
+
+mod limits;
+pub use limits::{
+    Overflowed, StatsLimits, DEFAULT_MAX_FAILURE_ROWS, DEFAULT_MAX_REQUEST_NAMES, OVERFLOW_ERROR,
+    OVERFLOW_METHOD, OVERFLOW_NAME,
+};
 
 /// The name of the total entry.
 pub const AGGREGATED: &str = "Aggregated";
@@ -71,6 +79,8 @@ pub struct RequestStats {
     errors: Vec<StatsError>,
     error_index: HashMap<String, usize>,
     use_cache: bool,
+    limits: StatsLimits,
+    overflowed: Overflowed,
 }
 
 impl RequestStats {
@@ -81,6 +91,11 @@ impl RequestStats {
 
     /// `use_cache` off is a worker's table: it never computes current percentiles.
     pub fn with_cache(use_cache: bool, now: f64) -> Self {
+        Self::with_limits(use_cache, StatsLimits::default(), now)
+    }
+
+    /// A table whose entries and failure rows are capped by `limits`.
+    pub fn with_limits(use_cache: bool, limits: StatsLimits, now: f64) -> Self {
         RequestStats {
             entries: Vec::new(),
             index: HashMap::new(),
@@ -88,7 +103,18 @@ impl RequestStats {
             errors: Vec::new(),
             error_index: HashMap::new(),
             use_cache,
+            limits,
+            overflowed: Overflowed::default(),
         }
+    }
+
+    pub fn limits(&self) -> StatsLimits {
+        self.limits
+    }
+
+    /// What went to the overflow rows since the table was made (resets do not clear it).
+    pub fn overflowed(&self) -> Overflowed {
+        self.overflowed
     }
 
     /// The total's time span, against which every entry's rates are computed.
@@ -103,6 +129,23 @@ impl RequestStats {
         if let Some(&i) = self.index.get(name).and_then(|m| m.get(method)) {
             return i;
         }
+        let overflow = self.find(OVERFLOW_NAME, OVERFLOW_METHOD);
+        let named = self.entries.len() - usize::from(overflow.is_some());
+        if named >= self.limits.max_request_names {
+            self.overflowed.names += 1;
+            return match overflow {
+                Some(i) => i,
+                None => self.insert_entry(OVERFLOW_NAME, OVERFLOW_METHOD, now),
+            };
+        }
+        self.insert_entry(name, method, now)
+    }
+
+    fn find(&self, name: &str, method: &str) -> Option<usize> {
+        self.index.get(name)?.get(method).copied()
+    }
+
+    fn insert_entry(&mut self, name: &str, method: &str, now: f64) -> usize {
         let i = self.entries.len();
         self.entries
             .push(StatsEntry::new(name, method, self.use_cache, now));
@@ -120,8 +163,7 @@ impl RequestStats {
     }
 
     pub fn get(&self, name: &str, method: &str) -> Option<&StatsEntry> {
-        let i = *self.index.get(name)?.get(method)?;
-        self.entries.get(i)
+        self.entries.get(self.find(name, method)?)
     }
 
     /// Logs a finished request, then its failure if any, on the entry and the total.
@@ -156,16 +198,39 @@ impl RequestStats {
         self.total.log_error(now);
         let i = self.entry_index(name, method, now);
         self.entries[i].log_error(now);
+        // A request counted on the overflow entry has its failures filed under that name too.
+        let e = &self.entries[i];
+        let (method, name) = if e.name == name && e.method == method {
+            (method, name)
+        } else {
+            (OVERFLOW_METHOD, OVERFLOW_NAME)
+        };
         let key = error_key(method, name, error);
         let j = match self.error_index.get(&key) {
             Some(&j) => j,
-            None => {
-                self.errors.push(StatsError::new(method, name, error));
-                self.error_index.insert(key, self.errors.len() - 1);
-                self.errors.len() - 1
-            }
+            None => self.error_row(key, || StatsError::new(method, name, error)),
         };
         self.errors[j].occurred(now);
+    }
+
+    /// The row for a new error `key`: a new row while under the cap, else the overflow row.
+    fn error_row(&mut self, key: String, make: impl FnOnce() -> StatsError) -> usize {
+        let overflow_key = error_key(OVERFLOW_METHOD, OVERFLOW_NAME, OVERFLOW_ERROR);
+        let overflow = self.error_index.get(&overflow_key).copied();
+        let rows = self.errors.len() - usize::from(overflow.is_some());
+        let (key, row) = if rows >= self.limits.max_failure_rows {
+            self.overflowed.failures += 1;
+            if let Some(j) = overflow {
+                return j;
+            }
+            let row = StatsError::new(OVERFLOW_METHOD, OVERFLOW_NAME, OVERFLOW_ERROR);
+            (overflow_key, row)
+        } else {
+            (key, make())
+        };
+        self.errors.push(row);
+        self.error_index.insert(key, self.errors.len() - 1);
+        self.errors.len() - 1
     }
 
     /// Locust's `reset_all`: every entry and the total restart at `now`, errors are dropped,
@@ -247,13 +312,19 @@ impl RequestStats {
             self.entries[i].extend(s);
         }
         for (key, err) in &report.errors.0 {
-            match self.error_index.get(key) {
-                Some(&j) => self.errors[j].merge(err),
+            let j = match self.error_index.get(key) {
+                Some(&j) => j,
                 None => {
-                    self.errors.push(err.clone());
-                    self.error_index.insert(key.clone(), self.errors.len() - 1);
+                    let fresh = StatsError {
+                        occurrences: 0,
+                        first_seen: None,
+                        last_seen: None,
+                        ..err.clone()
+                    };
+                    self.error_row(key.clone(), || fresh)
                 }
-            }
+            };
+            self.errors[j].merge(err);
         }
         self.total.extend(&report.stats_total);
     }

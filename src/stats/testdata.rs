@@ -1,16 +1,9 @@
-//! Test-only access to the shared Locust samples (`$SKEIN_SHARED`, `<manifest>/../shared`, or `/work/shared`).
+//! Test-only access to the Locust samples copied into the repository
+//! (`tests/fixtures/locust/`), and parsers for the formats they are written in.
 
-use std::path::PathBuf;
-
-/// The `locust/samples` folder of the shared reference material.
-pub fn samples_dir() -> PathBuf {
-    crate::testing::shared_path("locust/samples")
-        .expect("the shared/ reference folder: set SKEIN_SHARED")
-}
-
+/// `tests/fixtures/locust/<name>`; a missing file fails the test.
 pub fn sample(name: &str) -> String {
-    let p = samples_dir().join(name);
-    std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+    crate::testing::read_fixture(&format!("locust/{name}"))
 }
 
 pub fn vectors() -> serde_json::Value {

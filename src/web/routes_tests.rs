@@ -72,8 +72,7 @@ async fn post(app: &Router, uri: &str) -> Resp {
 }
 
 fn sample(name: &str) -> String {
-    std::fs::read_to_string(format!("/work/shared/locust/samples/webapi/{name}"))
-        .unwrap_or_default()
+    crate::testing::read_fixture(&format!("locust/webapi/{name}"))
 }
 
 /// The header names/values of a capture's `.headers` file (Date and Content-Length dropped).

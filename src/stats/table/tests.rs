@@ -256,3 +256,194 @@ fn log_throughput() {
     println!("{n} logs in {el:?} ({:.0}/s)", n as f64 / el.as_secs_f64());
     assert_eq!(s.total().num_requests, n as u64);
 }
+
+fn owned_rec(name: String, failure: Option<Failure>, ts: f64) -> RequestRecord {
+    RequestRecord {
+        method: Cow::Borrowed("GET"),
+        name: Cow::Owned(name),
+        response_time_ms: Some(1.0),
+        content_length: 3,
+        failure,
+        timestamp: ts,
+    }
+}
+
+fn small_limits() -> StatsLimits {
+    StatsLimits {
+        max_request_names: 5,
+        max_failure_rows: 3,
+    }
+}
+
+#[test]
+fn request_names_beyond_the_cap_share_one_overflow_row() {
+    let mut s = RequestStats::with_limits(true, small_limits(), T0);
+    let n = 1_000u64;
+    for i in 0..n {
+        s.log(&owned_rec(format!("/u/{i}"), None, T0 + i as f64 / 100.0));
+        assert!(s.entries_in_order().len() <= 5 + 1, "after {i} names");
+    }
+    assert_eq!(s.entries_in_order().len(), 6);
+    // The first names keep their rows; the rest are counted on the overflow row.
+    assert_eq!(s.get("/u/4", "GET").map(|e| e.num_requests), Some(1));
+    assert!(s.get("/u/5", "GET").is_none());
+    let over = s.get(OVERFLOW_NAME, OVERFLOW_METHOD).expect("overflow row");
+    assert_eq!(over.num_requests, n - 5);
+    assert_eq!(over.total_content_length, 3 * (n - 5));
+    // Totals stay exact.
+    assert_eq!(s.total().num_requests, n);
+    let sum: u64 = s.entries_in_order().iter().map(|e| e.num_requests).sum();
+    assert_eq!(sum, n);
+    assert_eq!(s.overflowed().names, n - 5);
+    assert_eq!(s.overflowed().failures, 0);
+    // A name already in the table still gets its own row after the cap is reached.
+    s.log(&owned_rec("/u/0".into(), None, T0 + 20.0));
+    assert_eq!(s.get("/u/0", "GET").map(|e| e.num_requests), Some(2));
+}
+
+#[test]
+fn failure_rows_beyond_the_cap_share_one_overflow_row() {
+    let mut s = RequestStats::with_limits(true, small_limits(), T0);
+    let n = 500u64;
+    for i in 0..n {
+        // One name, a distinct error text per request (a request id in the reason).
+        let f = Failure::Status {
+            code: 500,
+            reason: format!("req {i}"),
+            url: "/api".into(),
+        };
+        s.log(&owned_rec("/api".into(), Some(f), T0 + i as f64));
+        assert!(s.errors_in_order().len() <= 3 + 1, "after {i} errors");
+    }
+    assert_eq!(s.errors_in_order().len(), 4);
+    let over = s
+        .errors_in_order()
+        .iter()
+        .find(|e| e.error == OVERFLOW_ERROR)
+        .expect("overflow failure row");
+    assert_eq!(over.occurrences, n - 3);
+    assert_eq!(over.first_seen, Some(T0 + 3.0));
+    assert_eq!(over.last_seen, Some(T0 + (n - 1) as f64));
+    let occurrences: u64 = s.errors_in_order().iter().map(|e| e.occurrences).sum();
+    assert_eq!(occurrences, n);
+    assert_eq!(s.total().num_failures, n);
+    assert_eq!(s.get("/api", "GET").map(|e| e.num_failures), Some(n));
+    assert_eq!(s.overflowed().failures, n - 3);
+    // An error already in the table keeps counting on its own row.
+    let f = Failure::Status {
+        code: 500,
+        reason: "req 0".into(),
+        url: "/api".into(),
+    };
+    s.log(&owned_rec("/api".into(), Some(f), T0 + 900.0));
+    assert_eq!(s.errors_in_order()[0].occurrences, 2);
+}
+
+#[test]
+fn failures_of_overflowed_names_are_filed_under_the_overflow_name() {
+    let mut s = RequestStats::with_limits(true, small_limits(), T0);
+    for i in 0..50 {
+        let f = Failure::Check("bad".into());
+        s.log(&owned_rec(format!("/n/{i}"), Some(f), T0 + 1.0));
+    }
+    // Names 0-4 have entries, names 0-2 failure rows; the errors of 3, 4 and of the overflow
+    // entry are new keys past the failures cap, so they share the overflow failure row.
+    assert_eq!(s.errors_in_order().len(), 4);
+    assert!(s
+        .errors_in_order()
+        .iter()
+        .all(|e| e.name.starts_with("/n/") || e.error == OVERFLOW_ERROR));
+    assert_eq!(s.total().num_failures, 50);
+    assert_eq!(
+        s.errors_in_order()
+            .iter()
+            .map(|e| e.occurrences)
+            .sum::<u64>(),
+        50
+    );
+    assert_eq!(
+        s.get(OVERFLOW_NAME, OVERFLOW_METHOD)
+            .map(|e| e.num_failures),
+        Some(45)
+    );
+}
+
+#[test]
+fn overflowed_names_share_the_overflow_name_in_the_failures_table() {
+    let limits = StatsLimits {
+        max_request_names: 2,
+        max_failure_rows: 100,
+    };
+    let mut s = RequestStats::with_limits(true, limits, T0);
+    for i in 0..40 {
+        s.log(&owned_rec(
+            format!("/x/{i}"),
+            Some(Failure::Check("bad".into())),
+            T0,
+        ));
+    }
+    let names: Vec<&str> = s
+        .errors_in_order()
+        .iter()
+        .map(|e| e.name.as_str())
+        .collect();
+    assert_eq!(names, vec!["/x/0", "/x/1", OVERFLOW_NAME]);
+    assert_eq!(s.errors_in_order()[2].occurrences, 38);
+}
+
+#[test]
+fn a_master_merging_workers_stays_within_the_caps() {
+    let mut m = RequestStats::with_limits(true, small_limits(), T0);
+    let mut total = 0u64;
+    for w in 0..20u64 {
+        let mut worker = RequestStats::with_cache(false, T0);
+        for i in 0..10u64 {
+            let f = Failure::Check(format!("w{w} e{i}"));
+            worker.log(&owned_rec(format!("/w{w}/{i}"), Some(f), T0 + 1.0));
+            total += 1;
+        }
+        m.merge_report(&worker.take_report(T0 + 2.0), T0 + 2.0);
+        assert!(m.entries_in_order().len() <= 6);
+        assert!(m.errors_in_order().len() <= 4);
+    }
+    assert_eq!(m.total().num_requests, total);
+    assert_eq!(
+        m.entries_in_order()
+            .iter()
+            .map(|e| e.num_requests)
+            .sum::<u64>(),
+        total
+    );
+    assert_eq!(
+        m.errors_in_order()
+            .iter()
+            .map(|e| e.occurrences)
+            .sum::<u64>(),
+        total
+    );
+}
+
+#[test]
+fn resets_keep_the_caps() {
+    let mut s = RequestStats::with_limits(true, small_limits(), T0);
+    for i in 0..20 {
+        s.log(&owned_rec(format!("/r/{i}"), None, T0));
+    }
+    s.reset_all(T0 + 1.0);
+    for i in 20..40 {
+        s.log(&owned_rec(format!("/r/{i}"), None, T0 + 2.0));
+    }
+    // reset_all keeps the entries (as Locust), so the newcomers still overflow.
+    assert_eq!(s.entries_in_order().len(), 6);
+    s.clear_all(T0 + 3.0);
+    for i in 40..60 {
+        s.log(&owned_rec(format!("/r/{i}"), None, T0 + 4.0));
+    }
+    assert_eq!(s.entries_in_order().len(), 6);
+    assert_eq!(s.get("/r/44", "GET").map(|e| e.num_requests), Some(1));
+    assert_eq!(
+        s.get(OVERFLOW_NAME, OVERFLOW_METHOD)
+            .map(|e| e.num_requests),
+        Some(15)
+    );
+}
