@@ -4,6 +4,7 @@
 
 pub mod app;
 pub mod classifier;
+pub mod cluster;
 pub mod config;
 pub mod controller;
 pub mod engine;
