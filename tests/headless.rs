@@ -230,7 +230,10 @@ async fn failures_give_the_exit_code_on_error() {
         String::from_utf8_lossy(&out.stderr)
     );
     let failures = std::fs::read_to_string(dir.path().join("f_failures.csv")).unwrap();
-    assert!(failures.contains("ConnectionError("), "{failures}");
+    assert!(
+        failures.contains("ConnectionRefusedError(111, 'Connection refused')"),
+        "{failures}"
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("Error report"), "{stdout}");
 }

@@ -7,12 +7,17 @@
 //! [`UserClass`] wraps a scenario with what Locust knows of a class and Goose does not
 //! (tags, and whether it runs only when named).
 
+mod body;
 mod class;
+mod fault;
 mod multipart;
+mod pyerr;
 mod record;
 mod request;
 pub mod session;
+mod wire;
 
+pub use body::{max_body_size, set_max_body_size, DEFAULT_MAX_BODY_SIZE};
 pub use class::UserClass;
 pub use multipart::Multipart;
 pub use record::{epoch_seconds, record, with_sink, Failure, RequestRecord, RequestSink};

@@ -15,21 +15,28 @@ pub fn epoch_seconds() -> f64 {
         .unwrap_or(0.0)
 }
 
-/// Why a request failed, kept structured so the engine can render Locust's exact error text
-/// (and so Locust's error key) in one place.
+/// Why a request failed, as the engine renders Locust's exact error text (and so Locust's
+/// error key) from it: the HTTP and check failures are structured, a failure without a
+/// response carries the Python exception text itself (see `pyerr`), because only the session
+/// knows which exception requests/urllib3 would have raised.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Failure {
-    /// A status the request did not accept (Locust: `HTTPError('404 Client Error: Not Found for url: /x')`).
+    /// A status >= 400 (< 600) the request did not accept (Locust:
+    /// `HTTPError('404 Client Error: Not Found for url: <name>')`).
     Status {
         code: u16,
+        /// The server's reason phrase, as requests reports it.
         reason: String,
+        /// What requests' message says after `for url:`: the request's name, as Locust sets
+        /// `response.url` to the name before `raise_for_status`.
         url: String,
     },
     /// The scenario's own check said no (Locust: `CatchResponseError('text')`).
     Check(String),
-    /// No response: connection refused or reset, DNS, TLS… (Locust: `ConnectionError('…')`).
+    /// No complete response: the Python exception's `repr`, e.g.
+    /// `ConnectionRefusedError(111, 'Connection refused')`.
     Connection(String),
-    /// No response in time.
+    /// No response in time: the Python exception's `repr`, e.g. `ReadTimeout(ReadTimeoutError(…))`.
     Timeout(String),
 }
 

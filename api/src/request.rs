@@ -1,6 +1,7 @@
 //! A request with Locust's semantics, made on the Goose user's own HTTP session.
 
 use std::borrow::Cow;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -10,7 +11,7 @@ use http::{Method, StatusCode};
 
 use crate::multipart::Multipart;
 use crate::record::{epoch_seconds, record, Failure, RequestRecord, SessionGuard};
-use crate::session::{ChunkBody, SendError};
+use crate::session::{ChunkBody, SendError, SendOptions};
 
 type Check = Box<dyn FnOnce(&Response) -> Result<(), String> + Send>;
 
@@ -27,18 +28,40 @@ pub struct Request {
     expected: Option<&'static [u16]>,
     check: Option<Check>,
     timeout: Option<Duration>,
+    max_body_size: Option<usize>,
 }
 
 /// The full response (the body is already read: its time is part of the response time).
 /// A request that got no response has status 0 and an empty body, as in Locust.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Response {
     pub status: u16,
     pub headers: HeaderMap,
+    /// The decoded body, or its first `max_body_size` bytes when it is longer (see
+    /// [`Response::truncated`]).
     pub body: Bytes,
+    /// The decoded body's whole length, as Locust records it.
+    pub content_length: u64,
     pub elapsed_ms: f64,
     /// Why the request was recorded as failed, if it was.
     pub failure: Option<Failure>,
+    /// Set by the accessors that need the whole body, so a check that used them on a
+    /// truncated body fails instead of judging a part.
+    whole_body_used: AtomicBool,
+}
+
+impl Clone for Response {
+    fn clone(&self) -> Self {
+        Response {
+            status: self.status,
+            headers: self.headers.clone(),
+            body: self.body.clone(),
+            content_length: self.content_length,
+            elapsed_ms: self.elapsed_ms,
+            failure: self.failure.clone(),
+            whole_body_used: AtomicBool::new(self.whole_body_used.load(Ordering::Relaxed)),
+        }
+    }
 }
 
 impl Response {
@@ -46,12 +69,38 @@ impl Response {
         self.failure.is_none()
     }
 
+    /// Whether the body was longer than the cap, so `body` holds only its beginning.
+    pub fn truncated(&self) -> bool {
+        self.content_length > self.body.len() as u64
+    }
+
+    /// The body parsed as JSON; an error when the body was truncated at the cap.
     pub fn json<T: serde::de::DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
+        self.whole_body_used.store(true, Ordering::Relaxed);
+        if self.truncated() {
+            return Err(<serde_json::Error as serde::de::Error>::custom(
+                self.truncation_message(),
+            ));
+        }
         serde_json::from_slice(&self.body)
     }
 
+    /// The body as text (invalid UTF-8 replaced). On a truncated body this is its beginning,
+    /// and a [`Request::check`] that called it fails with [`Response::truncation_message`].
     pub fn text(&self) -> Cow<'_, str> {
+        self.whole_body_used.store(true, Ordering::Relaxed);
         String::from_utf8_lossy(&self.body)
+    }
+
+    /// What a check that needed the whole of a truncated body fails with.
+    pub fn truncation_message(&self) -> String {
+        format!(
+            "response body of {} bytes is larger than the {}-byte cap (--max-body-size): only \
+             its first {} bytes were kept, so a check on the whole body cannot run",
+            self.content_length,
+            self.body.len(),
+            self.body.len()
+        )
     }
 }
 
@@ -66,6 +115,7 @@ impl Request {
             expected: None,
             check: None,
             timeout: None,
+            max_body_size: None,
         }
     }
 
@@ -151,8 +201,17 @@ impl Request {
         self
     }
 
+    /// requests' `timeout=`: connecting, and each wait for the server (for the response head or
+    /// more of the body), fails after this long; the whole request may take longer.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
+        self
+    }
+
+    /// Keeps at most this many bytes of the decoded body (the process-wide `--max-body-size`
+    /// otherwise); the rest is counted and dropped.
+    pub fn max_body_size(mut self, bytes: usize) -> Self {
+        self.max_body_size = Some(bytes);
         self
     }
 
@@ -169,11 +228,15 @@ impl Request {
             expected,
             check,
             timeout,
+            max_body_size,
         } = self;
         let url = match url_of(user, &path) {
             Ok(u) => u,
             Err(e) => {
-                let failure = Failure::Connection(format!("invalid URL {path:?}: {e}"));
+                let failure = Failure::Connection(format!(
+                    "InvalidURL({})",
+                    crate::pyerr::py_repr(&format!("Invalid URL {path:?}: {e}"))
+                ));
                 return finish(
                     method,
                     name.unwrap_or(path),
@@ -184,66 +247,68 @@ impl Request {
             }
         };
         // Locust names a request by its URL's path (with the query) unless told otherwise.
-        let name = name.unwrap_or_else(|| {
-            if path.starts_with('/') {
-                path
-            } else {
-                Cow::Owned(path_and_query(&url))
-            }
-        });
+        let named = name;
+        let first_name = if path.starts_with('/') {
+            path
+        } else {
+            Cow::Owned(path_and_query(&url))
+        };
+        let options = SendOptions {
+            timeout,
+            max_body_size: max_body_size.unwrap_or_else(crate::body::max_body_size),
+        };
         let started = Instant::now();
         let mut session = SessionGuard::take();
-        let exchange = match timeout {
-            Some(t) => match tokio::time::timeout(
-                t,
-                follow(&mut session, method.clone(), url, headers, body),
-            )
-            .await
-            {
-                Ok(r) => r,
-                Err(_) => {
-                    // The half-read connection was dropped with the request; the cookies stay.
-                    Err(Failure::Timeout(format!(
-                        "no response within {:.1} s",
-                        t.as_secs_f64()
-                    )))
-                }
-            },
-            None => follow(&mut session, method.clone(), url, headers, body).await,
-        };
+        let exchange = follow(&mut session, method.clone(), url, headers, body, options).await;
         drop(session);
         let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
-        let (mut response, content_length) = match exchange {
-            Err(failure) => (Response::failed(elapsed_ms, failure), 0),
-            Ok((url, ex)) => {
-                // Locust (requests, not streaming) records len(response.content): the decoded body.
-                let content_length = ex.body.len() as u64;
+        let (mut response, name) = match exchange {
+            Err((last_url, failure)) => {
+                // Locust names an unnamed request that got no response by the last URL it
+                // requested (a redirect loop's last hop).
+                let name = named.unwrap_or_else(|| Cow::Owned(path_and_query(&last_url)));
+                (Response::failed(elapsed_ms, failure), name)
+            }
+            Ok(ex) => {
+                let name = named.unwrap_or(first_name);
                 let code = ex.status.as_u16();
+                // requests' raise_for_status: only 4xx and 5xx are errors.
                 let accepted = match expected {
                     Some(list) => list.contains(&code),
-                    None => code < 400,
+                    None => !(400..600).contains(&code),
                 };
-                let failure =
-                    (!accepted).then(|| status_failure(ex.status, &path_and_query(&url), expected));
-                (
-                    Response {
-                        status: code,
-                        headers: ex.headers,
-                        body: ex.body,
-                        elapsed_ms,
-                        failure,
-                    },
-                    content_length,
-                )
+                let reason = ex
+                    .reason
+                    .clone()
+                    .unwrap_or_else(|| ex.status.canonical_reason().unwrap_or("").to_string());
+                // Locust sets response.url to the request's name before raise_for_status.
+                let failure = (!accepted).then(|| status_failure(code, reason, &name, expected));
+                let response = Response {
+                    status: code,
+                    headers: ex.headers,
+                    body: ex.body,
+                    content_length: ex.content_length,
+                    elapsed_ms,
+                    failure,
+                    whole_body_used: AtomicBool::new(false),
+                };
+                (response, name)
             }
         };
         if response.failure.is_none() {
             if let Some(check) = check {
-                if let Err(text) = check(&response) {
+                let verdict = check(&response);
+                if response.truncated() && response.whole_body_used.load(Ordering::Relaxed) {
+                    // The check judged a part of the body: its verdict means nothing.
+                    response.failure = Some(Failure::Check(response.truncation_message()));
+                } else if let Err(text) = verdict {
                     response.failure = Some(Failure::Check(text));
                 }
             }
         }
+        // Locust (requests, not streaming) records len(response.content): the decoded body;
+        // 0 without a response.
+        let content_length = response.content_length;
         finish(method, name, Some(elapsed_ms), content_length, response)
     }
 }
@@ -281,23 +346,32 @@ async fn follow(
     mut url: url::Url,
     mut headers: HeaderMap,
     mut body: ChunkBody,
-) -> Result<(url::Url, crate::session::Exchange), Failure> {
-    for hop in 0..=MAX_REDIRECTS {
+    options: SendOptions,
+) -> Result<crate::session::Exchange, (url::Url, Failure)> {
+    let mut hop = 0;
+    loop {
         if hop == 1 {
             // requests sends an explicit Cookie header only on the first hop; the jar follows.
             headers.remove(http::header::COOKIE);
         }
         let mut result = session
-            .execute(method.clone(), &url, headers.clone(), body.clone())
+            .execute(method.clone(), &url, headers.clone(), body.clone(), options)
             .await;
         if matches!(result, Err(SendError::Stale(_))) {
             // A kept-alive connection closed under a request that was never written: send it
             // once more on a fresh connection.
             result = session
-                .execute(method.clone(), &url, headers.clone(), body.clone())
+                .execute(method.clone(), &url, headers.clone(), body.clone(), options)
                 .await;
         }
-        let ex = result.map_err(|e| Failure::Connection(e.to_string()))?;
+        let ex = match result {
+            Ok(ex) => ex,
+            Err(SendError::Fault {
+                text,
+                timeout: true,
+            }) => return Err((url, Failure::Timeout(text))),
+            Err(e) => return Err((url, Failure::Connection(pyerr_text(e)))),
+        };
         let redirect = matches!(ex.status.as_u16(), 301 | 302 | 303 | 307 | 308);
         let location = ex
             .headers
@@ -305,6 +379,13 @@ async fn follow(
             .and_then(|l| l.to_str().ok())
             .and_then(|l| url.join(l).ok());
         match (redirect, location) {
+            (true, Some(_)) if hop == MAX_REDIRECTS => {
+                // requests raises on the 31st redirect response, its request's URL is the last.
+                return Err((
+                    url,
+                    Failure::Connection(crate::pyerr::TOO_MANY_REDIRECTS.to_string()),
+                ));
+            }
             (true, Some(next)) => {
                 // Python's requests: a 303 becomes a GET (but a HEAD), a 302 too, a 301 only from a POST;
                 // a request turned into a GET loses its body and the headers that described it.
@@ -324,13 +405,20 @@ async fn follow(
                     headers.remove(http::header::AUTHORIZATION);
                 }
                 url = next;
+                hop += 1;
             }
-            _ => return Ok((url, ex)),
+            _ => return Ok(ex),
         }
     }
-    Err(Failure::Connection(format!(
-        "TooManyRedirects: exceeded {MAX_REDIRECTS} redirects"
-    )))
+}
+
+/// The Python text of a send error (a stale connection that failed again is what
+/// http.client sees on a closed connection).
+fn pyerr_text(e: SendError) -> String {
+    match e {
+        SendError::Fault { text, .. } => text,
+        SendError::Stale(_) => crate::pyerr::REMOTE_DISCONNECTED.to_string(),
+    }
 }
 
 impl Response {
@@ -339,8 +427,10 @@ impl Response {
             status: 0,
             headers: HeaderMap::new(),
             body: Bytes::new(),
+            content_length: 0,
             elapsed_ms,
             failure: Some(failure),
+            whole_body_used: AtomicBool::new(false),
         }
     }
 }
@@ -380,17 +470,16 @@ fn path_and_query(url: &url::Url) -> String {
     url[url::Position::BeforePath..url::Position::AfterQuery].to_string()
 }
 
-fn status_failure(status: StatusCode, path: &str, expected: Option<&[u16]>) -> Failure {
-    let code = status.as_u16();
+fn status_failure(code: u16, reason: String, name: &str, expected: Option<&[u16]>) -> Failure {
     match expected {
         // A status outside an explicit list is the scenario's own verdict, not an HTTP error.
-        Some(list) if code < 400 => Failure::Check(format!(
+        Some(list) if !(400..600).contains(&code) => Failure::Check(format!(
             "Unexpected status code {code}, expected one of {list:?}"
         )),
         _ => Failure::Status {
             code,
-            reason: status.canonical_reason().unwrap_or("").to_string(),
-            url: path.to_string(),
+            reason,
+            url: name.to_string(),
         },
     }
 }

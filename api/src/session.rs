@@ -5,6 +5,10 @@
 //! channel between them): that is most of the CPU a general-purpose client spends per request,
 //! and most of the memory an idle user would otherwise hold. All sessions share one TLS
 //! configuration, built once per process.
+//!
+//! The body streams through [`BodyReader`] (decoded, counted, kept up to a cap), the stream
+//! under the connection applies requests' socket timeout ([`crate::wire`]), and a failure comes
+//! back as the Python exception text Locust records for it ([`crate::fault`]).
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
@@ -12,20 +16,26 @@ use std::future::{poll_fn, Future};
 use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::header::{
-    HeaderMap, HeaderValue, ACCEPT, ACCEPT_ENCODING, CONNECTION, CONTENT_ENCODING, CONTENT_LENGTH,
-    COOKIE, HOST, SET_COOKIE, USER_AGENT,
+    HeaderMap, HeaderValue, ACCEPT, ACCEPT_ENCODING, CONNECTION, CONTENT_LENGTH, COOKIE, HOST,
+    SET_COOKIE, USER_AGENT,
 };
 use http::{Method, StatusCode};
 use http_body::{Body, Frame, SizeHint};
 use http_body_util::BodyExt;
+use hyper::body::Incoming;
 use hyper::client::conn::http1;
 use hyper_util::rt::TokioIo;
 use reqwest::cookie::{CookieStore, Jar};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
+
+use crate::body::BodyReader;
+use crate::wire::{self, SharedWire, Wire};
+use crate::{fault, pyerr};
 
 const AGENT: &str = concat!("skein/", env!("CARGO_PKG_VERSION"));
 
@@ -77,6 +87,11 @@ impl Origin {
         (url.scheme() == "https") == self.https
             && url.host_str() == Some(self.host.as_str())
             && url.port_or_known_default() == Some(self.port)
+    }
+
+    /// The host without an IPv6 address's brackets, as Python's texts name it.
+    pub(crate) fn bare_host(&self) -> &str {
+        self.host.trim_start_matches('[').trim_end_matches(']')
     }
 
     fn host_header(&self) -> String {
@@ -139,35 +154,74 @@ impl Body for ChunkBody {
 trait Io: AsyncRead + AsyncWrite + Send + Unpin {}
 impl<T: AsyncRead + AsyncWrite + Send + Unpin> Io for T {}
 
+type Driver = http1::Connection<TokioIo<Wire<Box<dyn Io>>>, ChunkBody>;
+
 struct Connection {
     origin: Origin,
     host_header: Option<HeaderValue>,
     sender: http1::SendRequest<ChunkBody>,
-    driver: http1::Connection<TokioIo<Box<dyn Io>>, ChunkBody>,
+    driver: Driver,
+    wire: SharedWire,
 }
 
-/// Why a request got no response.
-#[derive(Debug)]
+/// Why a request got no (complete) response.
+#[derive(Debug, Clone, PartialEq)]
 pub enum SendError {
-    Connect(String),
-    Protocol(String),
+    /// The Python exception Locust's `HttpUser` records for the same fault, as `repr` prints it.
+    Fault { text: String, timeout: bool },
     /// A kept-alive connection ended before the request was written: safe to send again.
     Stale(String),
+}
+
+impl SendError {
+    fn fault(text: String) -> Self {
+        SendError::Fault {
+            text,
+            timeout: false,
+        }
+    }
+
+    fn timeout(text: String) -> Self {
+        SendError::Fault {
+            text,
+            timeout: true,
+        }
+    }
 }
 
 impl std::fmt::Display for SendError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            SendError::Connect(e) | SendError::Protocol(e) | SendError::Stale(e) => f.write_str(e),
+            SendError::Fault { text, .. } | SendError::Stale(text) => f.write_str(text),
         }
     }
+}
+
+/// How a request is sent: requests' `timeout=` (per socket operation, and for connecting),
+/// and the cap on the body bytes kept.
+#[derive(Debug, Clone, Copy)]
+pub struct SendOptions {
+    pub timeout: Option<Duration>,
+    pub max_body_size: usize,
 }
 
 /// A response read to its end.
 pub struct Exchange {
     pub status: StatusCode,
+    /// The server's reason phrase when it is not the standard one.
+    pub reason: Option<String>,
     pub headers: HeaderMap,
+    /// The decoded body, at most `max_body_size` bytes of it.
     pub body: Bytes,
+    /// The decoded body's whole length (Locust's `len(response.content)`).
+    pub content_length: u64,
+}
+
+impl Exchange {
+    /// Whether bytes of the body were dropped at the cap.
+    pub fn truncated(&self) -> bool {
+        self.content_length > self.body.len() as u64
+    }
 }
 
 #[derive(Default)]
@@ -190,6 +244,7 @@ impl Session {
         url: &url::Url,
         mut headers: HeaderMap,
         body: ChunkBody,
+        options: SendOptions,
     ) -> Result<Exchange, SendError> {
         let reusable = match self.conn.take() {
             Some(mut c) if c.origin.same(url) => still_open(&mut c).await.then_some(c),
@@ -199,15 +254,22 @@ impl Session {
         let mut conn = match reusable {
             Some(c) => c,
             None => {
-                let origin = Origin::of(url)
-                    .ok_or_else(|| SendError::Connect(format!("unsupported URL {url}")))?;
-                connect(origin).await?
+                let origin = Origin::of(url).ok_or_else(|| {
+                    SendError::fault(format!(
+                        "InvalidSchema({})",
+                        pyerr::py_repr(&format!("No connection adapters were found for '{url}'"))
+                    ))
+                })?;
+                connect(origin, options.timeout).await?
             }
         };
-        drive(&mut conn.driver, conn.sender.ready())
+        wire::begin_request(&conn.wire, options.timeout);
+        let ready = drive(&mut conn.driver, conn.sender.ready())
             .await
-            .map_err(SendError::Protocol)?
-            .map_err(|e| SendError::Protocol(e.to_string()))?;
+            .and_then(|r| r.map_err(Some));
+        if let Err(e) = ready {
+            return Err(conn.before_head(e.as_ref(), options.timeout));
+        }
         if let Some(v) = &conn.host_header {
             headers.entry(HOST).or_insert_with(|| v.clone());
         }
@@ -236,33 +298,36 @@ impl Session {
         let target = &url[url::Position::BeforePath..url::Position::AfterQuery];
         let mut req = http::Request::new(body);
         *req.method_mut() = method;
-        *req.uri_mut() = target
-            .parse()
-            .map_err(|e: http::uri::InvalidUri| SendError::Protocol(e.to_string()))?;
+        *req.uri_mut() = target.parse().map_err(|e: http::uri::InvalidUri| {
+            SendError::fault(format!("InvalidURL({})", pyerr::py_repr(&e.to_string())))
+        })?;
         *req.headers_mut() = headers;
 
-        let Connection { sender, driver, .. } = &mut conn;
-        let exchange = async {
-            let response = sender.send_request(req).await?;
-            let (parts, body) = response.into_parts();
-            let body = body.collect().await?.to_bytes();
-            Ok::<_, hyper::Error>(Exchange {
-                status: parts.status,
-                headers: parts.headers,
-                body,
-            })
-        };
-        let mut exchange = drive(driver, exchange)
+        let head = drive(&mut conn.driver, conn.sender.send_request(req))
             .await
-            .map_err(SendError::Protocol)?
-            .map_err(|e| {
-                if reused && e.is_canceled() {
-                    SendError::Stale(error_chain(&e))
-                } else {
-                    SendError::Protocol(error_chain(&e))
-                }
-            })?;
-        exchange.body = decode(&exchange.headers, exchange.body).map_err(SendError::Protocol)?;
+            .and_then(|r| r.map_err(Some));
+        let response = match head {
+            Ok(r) => r,
+            Err(Some(e)) if reused && e.is_canceled() => {
+                return Err(SendError::Stale(error_chain(&e)))
+            }
+            Err(e) => return Err(conn.before_head(e.as_ref(), options.timeout)),
+        };
+        if let Some(text) = fault::head_rejected(&wire::lock(&conn.wire)) {
+            return Err(SendError::fault(text));
+        }
+        let (parts, body) = response.into_parts();
+        let read = conn.read_body(&parts.headers, body, options).await?;
+        let exchange = Exchange {
+            status: parts.status,
+            reason: parts
+                .extensions
+                .get::<hyper::ext::ReasonPhrase>()
+                .map(|r| String::from_utf8_lossy(r.as_bytes()).into_owned()),
+            headers: parts.headers,
+            body: read.kept,
+            content_length: read.total,
+        };
         if exchange.headers.contains_key(SET_COOKIE) {
             let jar = self.jar.get_or_insert_with(Jar::default);
             jar.set_cookies(&mut exchange.headers.get_all(SET_COOKIE).iter(), url);
@@ -278,64 +343,122 @@ impl Session {
     }
 }
 
-/// The body as requests hands it to Locust: gzip and deflate undone.
-fn decode(headers: &HeaderMap, body: Bytes) -> Result<Bytes, String> {
-    use std::io::Read;
-    let encoding = headers
-        .get(CONTENT_ENCODING)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
-    let mut out = Vec::new();
-    let result = match encoding.as_str() {
-        "gzip" | "x-gzip" => flate2::read::MultiGzDecoder::new(&body[..]).read_to_end(&mut out),
-        // requests accepts both zlib-wrapped and raw deflate.
-        "deflate" => flate2::read::ZlibDecoder::new(&body[..])
-            .read_to_end(&mut out)
-            .or_else(|_| {
-                out.clear();
-                flate2::read::DeflateDecoder::new(&body[..]).read_to_end(&mut out)
-            }),
-        _ => return Ok(body),
-    };
-    result
-        .map(|_| Bytes::from(out))
-        .map_err(|e| format!("ContentDecodingError: {e}"))
+impl Connection {
+    /// The text of a failure before the response head, from what the stream saw.
+    fn before_head(&self, e: Option<&hyper::Error>, timeout: Option<Duration>) -> SendError {
+        let state = wire::lock(&self.wire);
+        let text = fault::before_head(e, &state, &self.origin, timeout);
+        if state.timed_out {
+            SendError::timeout(text)
+        } else {
+            SendError::fault(text)
+        }
+    }
+
+    /// Reads the body to its end, frame by frame, through the decoder and the cap.
+    async fn read_body(
+        &mut self,
+        headers: &HeaderMap,
+        mut body: Incoming,
+        options: SendOptions,
+    ) -> Result<crate::body::ReadBody, SendError> {
+        let content_length = headers
+            .get(CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        let mut reader = BodyReader::new(headers, options.max_body_size);
+        let mut received = 0u64;
+        loop {
+            let broken = match drive(&mut self.driver, body.frame()).await {
+                Ok(None) => return Ok(reader.finish()),
+                Ok(Some(Ok(frame))) => {
+                    if let Ok(data) = frame.into_data() {
+                        received += data.len() as u64;
+                        reader.feed(&data).await.map_err(SendError::fault)?;
+                    }
+                    continue;
+                }
+                Ok(Some(Err(e))) => Some(e),
+                Err(e) => e,
+            };
+            let state = wire::lock(&self.wire);
+            let text = fault::in_body(
+                broken.as_ref(),
+                &state,
+                &self.origin,
+                received,
+                content_length,
+            );
+            return Err(if state.timed_out {
+                SendError::timeout(text)
+            } else {
+                SendError::fault(text)
+            });
+        }
+    }
 }
 
-async fn connect(origin: Origin) -> Result<Connection, SendError> {
-    let host = origin
-        .host
-        .trim_start_matches('[')
-        .trim_end_matches(']')
-        .to_string();
-    let tcp = TcpStream::connect((host.as_str(), origin.port))
+async fn connect(origin: Origin, timeout: Option<Duration>) -> Result<Connection, SendError> {
+    let host = origin.bare_host().to_string();
+    let addrs: Vec<std::net::SocketAddr> = tokio::net::lookup_host((host.as_str(), origin.port))
         .await
-        .map_err(|e| SendError::Connect(e.to_string()))?;
+        .map_err(|e| {
+            let text = e.to_string();
+            let message = text
+                .strip_prefix("failed to lookup address information: ")
+                .unwrap_or(&text);
+            SendError::fault(pyerr::resolve_error(message))
+        })?
+        .collect();
+    let connecting = TcpStream::connect(&addrs[..]);
+    let tcp = match timeout {
+        Some(t) => tokio::time::timeout(t, connecting).await.map_err(|_| {
+            SendError::timeout(pyerr::connect_timeout(origin.https, &host, origin.port, t))
+        })?,
+        None => connecting.await,
+    }
+    .map_err(|e| {
+        SendError::fault(
+            pyerr::io_error(&e)
+                .unwrap_or_else(|| format!("OSError({})", pyerr::py_repr(&e.to_string()))),
+        )
+    })?;
     let _ = tcp.set_nodelay(true);
     let io: Box<dyn Io> = if origin.https {
-        let config = tls_config().map_err(SendError::Connect)?;
-        let name = rustls::pki_types::ServerName::try_from(host)
-            .map_err(|e| SendError::Connect(e.to_string()))?;
-        let tls = tokio_rustls::TlsConnector::from(config)
-            .connect(name, tcp)
-            .await
-            .map_err(|e| SendError::Connect(e.to_string()))?;
+        let config = tls_config().map_err(|e| SendError::fault(ssl_error(&e)))?;
+        let name = rustls::pki_types::ServerName::try_from(host.clone())
+            .map_err(|e| SendError::fault(ssl_error(&e.to_string())))?;
+        let handshake = tokio_rustls::TlsConnector::from(config).connect(name, tcp);
+        // urllib3 does the handshake under the socket timeout and reports it as a read timeout.
+        let tls = match timeout {
+            Some(t) => tokio::time::timeout(t, handshake).await.map_err(|_| {
+                SendError::timeout(pyerr::read_timeout(true, &host, origin.port, t))
+            })?,
+            None => handshake.await,
+        }
+        .map_err(|e| SendError::fault(ssl_error(&error_chain(&e))))?;
         Box::new(tls)
     } else {
         Box::new(tcp)
     };
-    let (sender, driver) = http1::handshake(TokioIo::new(io))
+    let state = SharedWire::default();
+    let (sender, driver) = http1::handshake(TokioIo::new(Wire::new(io, state.clone())))
         .await
-        .map_err(|e| SendError::Connect(error_chain(&e)))?;
+        .map_err(|e| SendError::fault(format!("OSError({})", pyerr::py_repr(&error_chain(&e)))))?;
     let host_header = HeaderValue::from_str(&origin.host_header()).ok();
     Ok(Connection {
         origin,
         host_header,
         sender,
         driver,
+        wire: state,
     })
+}
+
+/// A TLS failure: Python's `ssl` texts (OpenSSL's) have no rustls equivalent, so the class
+/// is Python's and the message rustls's.
+fn ssl_error(message: &str) -> String {
+    format!("SSLError({})", pyerr::py_repr(message))
 }
 
 /// Whether a kept-alive connection is still usable. The connection is only driven while a
@@ -348,11 +471,9 @@ async fn still_open(conn: &mut Connection) -> bool {
         && !conn.sender.is_closed()
 }
 
-/// Polls `fut` while also driving the connection it needs; an error when the connection ends first.
-async fn drive<F: Future>(
-    driver: &mut http1::Connection<TokioIo<Box<dyn Io>>, ChunkBody>,
-    fut: F,
-) -> Result<F::Output, String> {
+/// Polls `fut` while also driving the connection it needs; an error when the connection ends
+/// first (`None`: it ended cleanly).
+async fn drive<F: Future>(driver: &mut Driver, fut: F) -> Result<F::Output, Option<hyper::Error>> {
     let mut fut = std::pin::pin!(fut);
     poll_fn(|cx| {
         if let Poll::Ready(v) = fut.as_mut().poll(cx) {
@@ -365,10 +486,7 @@ async fn drive<F: Future>(
                 if let Poll::Ready(v) = fut.as_mut().poll(cx) {
                     return Poll::Ready(Ok(v));
                 }
-                Poll::Ready(Err(match end {
-                    Ok(()) => "connection closed before the response completed".to_string(),
-                    Err(e) => error_chain(&e),
-                }))
+                Poll::Ready(Err(end.err()))
             }
         }
     })

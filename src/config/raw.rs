@@ -226,6 +226,11 @@ pub struct RawArgs {
           value_parser = parse_timespan_value, allow_negative_numbers = true, help_heading = OTHER)]
     pub stop_timeout: Option<Duration>,
 
+    /// Keep at most this many bytes of each response body in memory (default 16777216 = 16 MiB);
+    /// the rest is counted and dropped, and a check that needs the whole body fails (skein only)
+    #[arg(long = "max-body-size", value_name = "BYTES", help_heading = OTHER)]
+    pub max_body_size: Option<usize>,
+
     /// User classes to run (default: all)
     #[arg(value_name = "UserClass", help_heading = "User classes")]
     pub user_classes: Vec<String>,
@@ -360,6 +365,12 @@ pub(crate) const SOURCES: &[Source] = &[
         "stop_timeout",
         "stop-timeout",
         Some("LOCUST_STOP_TIMEOUT"),
+        Kind::Value,
+    ),
+    src(
+        "max_body_size",
+        "max-body-size",
+        Some("LOCUST_MAX_BODY_SIZE"),
         Kind::Value,
     ),
 ];

@@ -60,6 +60,8 @@ pub struct Settings {
     pub only_summary: bool,
     pub reset_stats: bool,
     pub stop_timeout: Duration,
+    /// The bytes of a response body kept in memory (`--max-body-size`).
+    pub max_body_size: usize,
     pub loglevel: LogLevel,
     pub logfile: Option<PathBuf>,
     pub exit_code_on_error: i32,
@@ -148,6 +150,9 @@ impl Settings {
             only_summary: raw.only_summary,
             reset_stats: raw.reset_stats,
             stop_timeout: raw.stop_timeout.unwrap_or(Duration::ZERO),
+            max_body_size: raw
+                .max_body_size
+                .unwrap_or(skein_api::DEFAULT_MAX_BODY_SIZE),
             loglevel: raw.loglevel.unwrap_or(LogLevel::Info),
             logfile: raw.logfile,
             exit_code_on_error: raw.exit_code_on_error.unwrap_or(1),

@@ -887,3 +887,12 @@ fn locust_command_lines_with_a_locustfile_still_parse() {
         Some("a.py")
     );
 }
+
+#[test]
+fn max_body_size_from_flag_and_env() {
+    assert_eq!(run(&[]).max_body_size, 16 * 1024 * 1024);
+    assert_eq!(run(&["--max-body-size", "1024"]).max_body_size, 1024);
+    let d = Dirs::new();
+    let s = d.settings(&[], &[("LOCUST_MAX_BODY_SIZE", "2048")]);
+    assert_eq!(s.max_body_size, 2048);
+}

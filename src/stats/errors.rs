@@ -8,10 +8,13 @@ use skein_api::Failure;
 
 use super::pyfmt::str_repr;
 
-/// Locust's error text for a failure: what `repr(exception)` prints in Python.
+/// Locust's error text for a failure: what `repr(exception)` prints in Python. A failure
+/// without a response already carries that text (the session knows which exception
+/// requests/urllib3 raise for each fault).
 pub fn failure_text(f: &Failure) -> String {
     match f {
         Failure::Status { code, reason, url } => {
+            // requests' raise_for_status: 4xx "Client", 5xx "Server" (other codes never fail).
             let kind = if (400..500).contains(code) {
                 "Client"
             } else {
@@ -21,8 +24,7 @@ pub fn failure_text(f: &Failure) -> String {
             format!("HTTPError({})", str_repr(&msg))
         }
         Failure::Check(t) => format!("CatchResponseError({})", str_repr(t)),
-        Failure::Connection(t) => format!("ConnectionError({})", str_repr(t)),
-        Failure::Timeout(t) => format!("Timeout({})", str_repr(t)),
+        Failure::Connection(t) | Failure::Timeout(t) => t.clone(),
     }
 }
 
@@ -220,11 +222,18 @@ mod tests {
             failure_text(&Failure::Check("custom failure text".into())),
             "CatchResponseError('custom failure text')"
         );
+        let refused = "ConnectionRefusedError(111, 'Connection refused')";
+        assert_eq!(failure_text(&Failure::Connection(refused.into())), refused);
+        let named = Failure::Status {
+            code: 500,
+            reason: "Internal Server Error".into(),
+            url: "/api/v1/classify [invalid top_k]".into(),
+        };
         assert_eq!(
-            failure_text(&Failure::Connection("it's down".into())),
-            "ConnectionError(\"it's down\")"
+            failure_text(&named),
+            "HTTPError('500 Server Error: Internal Server Error for url: /api/v1/classify \
+             [invalid top_k]')"
         );
-        assert_eq!(failure_text(&Failure::Timeout("t".into())), "Timeout('t')");
     }
 
     #[test]
