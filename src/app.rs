@@ -194,12 +194,8 @@ pub fn check_outputs(s: &Settings) -> Result<OutputPaths> {
         paths.push(format!("{prefix}_stats.csv").into());
     }
     for p in paths {
-        output::check_writable(&p).map_err(|e| {
-            exit(
-                EXIT_STARTUP,
-                format!("cannot write {}: {e}", p.display()),
-            )
-        })?;
+        output::check_writable(&p)
+            .map_err(|e| exit(EXIT_STARTUP, format!("cannot write {}: {e}", p.display())))?;
     }
     Ok(OutputPaths { html, json_file })
 }
