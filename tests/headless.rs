@@ -412,7 +412,9 @@ async fn console_is_printed_to_stderr_in_locusts_order() {
     );
     // The exit code is logged before the final tables, which end the output.
     let shutting = at(&err, "INFO/skein.app: Shutting down (exit code 0)\n");
+    // The last stats table (the percentile table's header also starts with "Type     Name").
     let last_table = err.rfind("\nType     Name ").unwrap();
+    let last_table = err[..last_table].rfind("\nType     Name ").unwrap();
     assert!(shutting < last_table, "{err}");
     assert!(
         err[last_table..].contains("Aggregated")
