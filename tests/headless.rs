@@ -127,10 +127,11 @@ async fn image_classifier_user_counts_match_the_service() {
             ("POST", "/api/v1/classify"),
         ],
     );
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    // The summary is on stderr, as Locust logs it.
+    let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stdout.contains("Response time percentiles (approximated)"),
-        "{stdout}"
+        stderr.contains("\nResponse time percentiles (approximated)\n"),
+        "{stderr}"
     );
 }
 
@@ -234,7 +235,11 @@ async fn failures_give_the_exit_code_on_error() {
     let failures = std::fs::read_to_string(dir.path().join("f_failures.csv")).unwrap();
     assert!(failures.contains("ConnectionError("), "{failures}");
     // As Locust: the summary is logged to stderr; stdout stays empty in a headless run.
-    assert!(out.stdout.is_empty(), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        out.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("\nError report\n"), "{stderr}");
 }
@@ -404,8 +409,14 @@ async fn console_is_printed_to_stderr_in_locusts_order() {
     let limit = at(&err, "INFO/skein.app: Run time limit set to 3 seconds\n");
     let table = at(&err, "\nType     Name ");
     let ramp = at(&err, "Ramping to 2 users at a rate of 2.00 per second\n");
-    let spawned = at(&err, "All users spawned: {\"HighLoadUser\": 2} (2 total users)\n");
-    assert!(limit < table && table < ramp && ramp < spawned, "{err}");
+    let spawned = at(
+        &err,
+        "All users spawned: {\"HighLoadUser\": 2} (2 total users)\n",
+    );
+    assert!(
+        limit < table && table < ramp && ramp < spawned,
+        "{limit} {table} {ramp} {spawned}: {err}"
+    );
     assert!(
         err[table..ramp].contains("\n         Aggregated       "),
         "the first table is the empty one: {err}"
@@ -460,7 +471,8 @@ async fn error_report_prints_a_checks_message_without_quotes() {
     assert_eq!(out.status.code(), Some(1), "{err}");
     let report = &err[at(&err, "\nError report\n")..];
     assert!(
-        report.contains(" POST /api/v1/classify: classification response has no predictions array "),
+        report
+            .contains(" POST /api/v1/classify: classification response has no predictions array "),
         "{report}"
     );
     assert!(!report.contains("CatchResponseError"), "{report}");
@@ -487,9 +499,15 @@ async fn json_stays_on_stdout_and_the_tables_on_stderr() {
     let err = stderr_of(&out);
     assert_eq!(out.status.code(), Some(0), "{err}");
     let stdout = String::from_utf8(out.stdout).unwrap();
-    assert!(stdout.starts_with("[\n    {\n") && stdout.ends_with("]\n"), "{stdout}");
+    assert!(
+        stdout.starts_with("[\n    {\n") && stdout.ends_with("]\n"),
+        "{stdout}"
+    );
     serde_json::from_str::<serde_json::Value>(&stdout).unwrap();
-    assert!(err.contains("\nResponse time percentiles (approximated)\n"), "{err}");
+    assert!(
+        err.contains("\nResponse time percentiles (approximated)\n"),
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -504,12 +522,18 @@ async fn command_line_errors_read_as_locusts() {
     let out = skein(&["--headless", "-r", "-inf"]).await;
     assert_eq!(out.status.code(), Some(2));
     let err = stderr_of(&out);
-    assert!(err.contains("'-inf'") && err.contains("--spawn-rate"), "{err}");
+    assert!(
+        err.contains("'-inf'") && err.contains("--spawn-rate"),
+        "{err}"
+    );
 
     let out = skein(&["-V"]).await;
     assert_eq!(out.status.code(), Some(0));
     let v = String::from_utf8(out.stdout).unwrap();
-    assert!(v.starts_with("skein ") && v.ends_with(")\n") && v.lines().count() == 1, "{v:?}");
+    assert!(
+        v.starts_with("skein ") && v.ends_with(")\n") && v.lines().count() == 1,
+        "{v:?}"
+    );
 }
 
 #[tokio::test]
@@ -545,8 +569,14 @@ async fn classifier_help_describes_the_service() {
     assert_eq!(out.status.code(), Some(0));
     let help = String::from_utf8(out.stdout).unwrap();
     assert!(help.contains("image-classifier service"), "{help}");
-    assert!(help.contains("/api/v1/classify") && help.contains("--bind"), "{help}");
-    assert!(!help.contains("load tester;"), "not the load tester's description: {help}");
+    assert!(
+        help.contains("/api/v1/classify") && help.contains("--bind"),
+        "{help}"
+    );
+    assert!(
+        !help.contains("load tester;"),
+        "not the load tester's description: {help}"
+    );
 }
 
 #[tokio::test]
@@ -568,7 +598,10 @@ async fn html_path_under_a_file_is_refused_before_the_run() {
     .await;
     let err = stderr_of(&out);
     assert_eq!(out.status.code(), Some(1), "{err}");
-    assert!(err.contains(&format!("cannot write {}", html.display())), "{err}");
+    assert!(
+        err.contains(&format!("cannot write {}", html.display())),
+        "{err}"
+    );
     assert!(!err.contains("Ramping"), "no user started: {err}");
 }
 
@@ -642,5 +675,8 @@ async fn csv_folder_removed_mid_run_keeps_the_summary() {
     let shutting = at(&err, "Shutting down (exit code 74)\n");
     let summary = at(&err, "\nResponse time percentiles (approximated)\n");
     assert!(shutting < summary, "{err}");
-    assert!(err.contains("--run-time limit reached"), "the run went on to its end: {err}");
+    assert!(
+        err.contains("--run-time limit reached"),
+        "the run went on to its end: {err}"
+    );
 }
