@@ -132,6 +132,11 @@ pub async fn run_headless(run: Run, shutdown: CancellationToken) -> Result<i32> 
     let s = &run.settings;
     let paths =
         output::check_outputs(s).map_err(|e| exit(EXIT_STARTUP, format!("{e}: {}", e.source)))?;
+    // Locust's order: the limit, the first (empty) table, then the ramp. The console task
+    // prints at once when it starts, so the limit is logged before it.
+    if let Some(t) = s.run_time {
+        tracing::info!("Run time limit set to {} seconds", t.as_secs());
+    }
     let mut outputs = Outputs::start(
         OutputPlan {
             csv_prefix: s.csv_prefix.as_deref(),
@@ -143,10 +148,6 @@ pub async fn run_headless(run: Run, shutdown: CancellationToken) -> Result<i32> 
     )
     .map_err(|e| exit(EXIT_STARTUP, format!("{e}: {}", e.source)))?;
 
-    // Locust's order: the limit, the first (empty) table, then the ramp.
-    if let Some(t) = s.run_time {
-        tracing::info!("Run time limit set to {} seconds", t.as_secs());
-    }
     outputs.first_table_printed().await;
     let users = s.users.unwrap_or(1);
     let rate = s.spawn_rate.unwrap_or(1.0);
