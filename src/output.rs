@@ -391,3 +391,6 @@ impl Outputs {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
