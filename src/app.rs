@@ -163,7 +163,8 @@ pub async fn run_headless(run: Run, shutdown: CancellationToken) -> Result<i32> 
     };
     tokio::select! {
         _ = deadline => tracing::info!("--run-time limit reached, shutting down"),
-        _ = shutdown.cancelled() => tracing::info!("Shutting down"),
+        // Locust logs nothing more here (on_signals logged a SIGTERM).
+        _ = shutdown.cancelled() => {}
     }
     run.runner.stop().await;
     // The runner has ended every user, so everything they recorded is in the hub's queue; the
@@ -354,7 +355,9 @@ pub async fn run_web(run: Run, shutdown: CancellationToken) -> Result<i32> {
 pub fn on_signals(token: CancellationToken) {
     tokio::spawn(async move {
         let mut signals = Signals::new();
-        signals.next().await;
+        if signals.next().await {
+            tracing::info!("Got SIGTERM signal");
+        }
         token.cancel();
         signals.next().await;
         eprintln!("skein: second signal: quitting without waiting for users to stop");
@@ -375,15 +378,16 @@ impl Signals {
         }
     }
 
-    async fn next(&mut self) {
+    /// Waits for the next Ctrl-C or SIGTERM; `true` for a SIGTERM (Locust logs only that one).
+    async fn next(&mut self) -> bool {
         #[cfg(unix)]
         if let Some(term) = self.term.as_mut() {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
-            return;
+            return tokio::select! {
+                _ = tokio::signal::ctrl_c() => false,
+                _ = term.recv() => true,
+            };
         }
         let _ = tokio::signal::ctrl_c().await;
+        false
     }
 }
