@@ -680,3 +680,65 @@ async fn csv_folder_removed_mid_run_keeps_the_summary() {
         "the run went on to its end: {err}"
     );
 }
+
+/// SIGTERM ends a headless run as Locust's handler does: "Got SIGTERM signal", the exit code,
+/// then the summary.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_logs_locusts_line_and_prints_the_summary() {
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt};
+
+    let svc = spawn_local().await.unwrap();
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_skein"))
+        .args([
+            "--headless",
+            "-H",
+            &svc.base_url(),
+            "-u",
+            "1",
+            "-r",
+            "1",
+            "--only-summary",
+            "HighLoadUser",
+        ])
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut seen = String::new();
+    let spawned = tokio::time::timeout(Duration::from_secs(60), async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            seen.push_str(&line);
+            seen.push('\n');
+            if line.contains("All users spawned") {
+                return true;
+            }
+        }
+        false
+    })
+    .await
+    .unwrap();
+    assert!(spawned, "{seen}");
+    // SAFETY: signalling the child we spawned, which is still running (its stderr is open).
+    unsafe { libc::kill(child.id().unwrap() as i32, libc::SIGTERM) };
+    let mut rest = String::new();
+    let mut inner = lines.into_inner();
+    tokio::time::timeout(Duration::from_secs(60), inner.read_to_string(&mut rest))
+        .await
+        .unwrap()
+        .unwrap();
+    let status = tokio::time::timeout(Duration::from_secs(60), child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    let err = seen + &rest;
+    assert!(
+        status.code().is_some(),
+        "a clean exit, not the signal: {err}"
+    );
+    let got = at(&err, "/INFO/skein.app: Got SIGTERM signal\n");
+    let shutting = at(&err, "/INFO/skein.app: Shutting down (exit code ");
+    let summary = at(&err, "\nResponse time percentiles (approximated)\n");
+    assert!(got < shutting && shutting < summary, "{err}");
+}
