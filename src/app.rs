@@ -131,7 +131,13 @@ impl Run {
 /// A headless run: start at once, end at `-t` or on `shutdown`, print and write the results.
 pub async fn run_headless(run: Run, shutdown: CancellationToken) -> Result<i32> {
     let s = &run.settings;
-    let paths = check_outputs(s)?;
+    let paths =
+        output::check_outputs(s).map_err(|e| exit(EXIT_STARTUP, format!("{e}: {}", e.source)))?;
+    // Locust's order: the limit, the first (empty) table, then the ramp. The console task
+    // prints at once when it starts, so the limit is logged before it.
+    if let Some(t) = s.run_time {
+        tracing::info!("Run time limit set to {} seconds", t.as_secs());
+    }
     let mut outputs = Outputs::start(
         OutputPlan {
             csv_prefix: s.csv_prefix.as_deref(),
@@ -143,10 +149,6 @@ pub async fn run_headless(run: Run, shutdown: CancellationToken) -> Result<i32> 
     )
     .map_err(|e| exit(EXIT_STARTUP, format!("{e}: {}", e.source)))?;
 
-    // Locust's order: the limit, the first (empty) table, then the ramp.
-    if let Some(t) = s.run_time {
-        tracing::info!("Run time limit set to {} seconds", t.as_secs());
-    }
     outputs.first_table_printed().await;
     let users = s.users.unwrap_or(1);
     let rate = s.spawn_rate.unwrap_or(1.0);
@@ -162,7 +164,8 @@ pub async fn run_headless(run: Run, shutdown: CancellationToken) -> Result<i32> 
     };
     tokio::select! {
         _ = deadline => tracing::info!("--run-time limit reached, shutting down"),
-        _ = shutdown.cancelled() => tracing::info!("Shutting down"),
+        // Locust logs nothing more here (on_signals logged a SIGTERM).
+        _ = shutdown.cancelled() => {}
     }
     run.runner.stop().await;
     // The runner has ended every user, so everything they recorded is in the hub's queue; the
@@ -171,44 +174,10 @@ pub async fn run_headless(run: Run, shutdown: CancellationToken) -> Result<i32> 
     finish(&run, &paths, outputs_ok).await
 }
 
-/// The files a run writes at its end, resolved and checked before it starts.
-pub struct OutputPaths {
-    /// `--html`, with `{u}`, `{r}` and `{t}` replaced.
-    pub html: Option<String>,
-    /// `--json-file NAME` as `NAME.json`.
-    pub json_file: Option<std::path::PathBuf>,
-}
-
-/// Refuses to start a run whose `--html`, `--json-file` or `--csv` files cannot be written
-/// (exit 1, naming the path), so an hour-long run never ends without its report.
-pub fn check_outputs(s: &Settings) -> Result<OutputPaths> {
-    let html = s.web.html.as_ref().map(|t| html_path(t, s));
-    let json_file = s.json_file.as_ref().map(|p| {
-        let mut p = p.clone().into_os_string();
-        p.push(".json");
-        std::path::PathBuf::from(p)
-    });
-    let mut paths: Vec<std::path::PathBuf> = Vec::new();
-    paths.extend(html.iter().map(std::path::PathBuf::from));
-    paths.extend(json_file.iter().cloned());
-    if let Some(prefix) = &s.csv_prefix {
-        paths.push(format!("{prefix}_stats.csv").into());
-    }
-    for p in paths {
-        output::check_writable(&p).map_err(|e| {
-            exit(
-                EXIT_STARTUP,
-                format!("cannot write {}: {e}", p.display()),
-            )
-        })?;
-    }
-    Ok(OutputPaths { html, json_file })
-}
-
 /// The final summary, `--json`, `--html`, and the exit code (Locust's `shutdown`). An output
 /// that cannot be written is logged and gives [`output::EXIT_OUTPUT_FAILED`]; the summary is
 /// printed all the same.
-pub async fn finish(run: &Run, paths: &OutputPaths, outputs_ok: bool) -> Result<i32> {
+pub async fn finish(run: &Run, paths: &output::OutputPaths, outputs_ok: bool) -> Result<i32> {
     let s = &run.settings;
     let mut outputs_ok = outputs_ok;
     let snap = run
@@ -223,7 +192,7 @@ pub async fn finish(run: &Run, paths: &OutputPaths, outputs_ok: bool) -> Result<
             run.runner.classes(),
             run.host.as_deref(),
         );
-        if let Err(e) = write_file(path, &web::render_report(&args)) {
+        if let Err(e) = output::write_file(path, &web::render_report(&args)) {
             tracing::error!("cannot write the HTML report {path}: {e}");
             outputs_ok = false;
         }
@@ -292,7 +261,8 @@ pub async fn run_web(run: Run, shutdown: CancellationToken) -> Result<i32> {
         ))),
         _ => None,
     };
-    let paths = check_outputs(s)?;
+    let paths =
+        output::check_outputs(s).map_err(|e| exit(EXIT_STARTUP, format!("{e}: {}", e.source)))?;
     let outputs = Outputs::start(
         OutputPlan {
             csv_prefix: s.csv_prefix.as_deref(),
@@ -382,39 +352,14 @@ pub async fn run_web(run: Run, shutdown: CancellationToken) -> Result<i32> {
     finish(&run, &paths, outputs_ok).await
 }
 
-/// `--html FILE` with Locust's `{u}`, `{r}` and `{t}` (ints when whole).
-fn html_path(template: &str, s: &Settings) -> String {
-    let num = |x: f64| {
-        if x.fract() == 0.0 {
-            format!("{}", x as i64)
-        } else {
-            format!("{x}")
-        }
-    };
-    template
-        .replace("{u}", &s.users.unwrap_or(1).to_string())
-        .replace("{r}", &num(s.spawn_rate.unwrap_or(1.0)))
-        .replace(
-            "{t}",
-            &s.run_time.map(|t| t.as_secs()).unwrap_or(0).to_string(),
-        )
-}
-
-fn write_file(path: &str, content: &str) -> std::io::Result<()> {
-    if let Some(parent) = std::path::Path::new(path).parent() {
-        if !parent.as_os_str().is_empty() {
-            std::fs::create_dir_all(parent)?;
-        }
-    }
-    std::fs::write(path, content)
-}
-
 /// Cancels `token` on Ctrl-C or SIGTERM (Locust runs the same shutdown for both); a second
 /// signal ends the process at once, for when a long stop timeout is not worth waiting for.
 pub fn on_signals(token: CancellationToken) {
     tokio::spawn(async move {
         let mut signals = Signals::new();
-        signals.next().await;
+        if signals.next().await {
+            tracing::info!("Got SIGTERM signal");
+        }
         token.cancel();
         signals.next().await;
         eprintln!("skein: second signal: quitting without waiting for users to stop");
@@ -435,15 +380,16 @@ impl Signals {
         }
     }
 
-    async fn next(&mut self) {
+    /// Waits for the next Ctrl-C or SIGTERM; `true` for a SIGTERM (Locust logs only that one).
+    async fn next(&mut self) -> bool {
         #[cfg(unix)]
         if let Some(term) = self.term.as_mut() {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
-            return;
+            return tokio::select! {
+                _ = tokio::signal::ctrl_c() => false,
+                _ = term.recv() => true,
+            };
         }
         let _ = tokio::signal::ctrl_c().await;
+        false
     }
 }

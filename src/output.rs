@@ -17,6 +17,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use crate::config::Settings;
 use crate::engine::{wall_clock, HubHandle, RunState, RunnerStatus, Snapshot};
 use crate::report;
 
@@ -212,6 +213,72 @@ pub fn print_block(text: &str) {
     let _ = e.flush();
 }
 
+/// An output file that a run could not write; nothing has run yet when it is found.
+#[derive(Debug, Error)]
+#[error("cannot write {}", path.display())]
+pub struct OutputCheckError {
+    pub path: PathBuf,
+    #[source]
+    pub source: io::Error,
+}
+
+/// The files a run writes at its end, resolved and checked before it starts.
+pub struct OutputPaths {
+    /// `--html`, with `{u}`, `{r}` and `{t}` replaced.
+    pub html: Option<String>,
+    /// `--json-file NAME` as `NAME.json`.
+    pub json_file: Option<PathBuf>,
+}
+
+/// Refuses a run whose `--html`, `--json-file` or `--csv` files cannot be written, so an
+/// hour-long run never ends without its report.
+pub fn check_outputs(s: &Settings) -> Result<OutputPaths, OutputCheckError> {
+    let html = s.web.html.as_ref().map(|t| html_path(t, s));
+    let json_file = s.json_file.as_ref().map(|p| {
+        let mut p = p.clone().into_os_string();
+        p.push(".json");
+        PathBuf::from(p)
+    });
+    let mut paths: Vec<PathBuf> = Vec::new();
+    paths.extend(html.iter().map(PathBuf::from));
+    paths.extend(json_file.iter().cloned());
+    if let Some(prefix) = &s.csv_prefix {
+        paths.push(path(prefix, "stats"));
+    }
+    for p in paths {
+        check_writable(&p).map_err(|source| OutputCheckError { path: p, source })?;
+    }
+    Ok(OutputPaths { html, json_file })
+}
+
+/// `--html FILE` with Locust's `{u}`, `{r}` and `{t}` (ints when whole).
+fn html_path(template: &str, s: &Settings) -> String {
+    let num = |x: f64| {
+        if x.fract() == 0.0 {
+            format!("{}", x as i64)
+        } else {
+            format!("{x}")
+        }
+    };
+    template
+        .replace("{u}", &s.users.unwrap_or(1).to_string())
+        .replace("{r}", &num(s.spawn_rate.unwrap_or(1.0)))
+        .replace(
+            "{t}",
+            &s.run_time.map(|t| t.as_secs()).unwrap_or(0).to_string(),
+        )
+}
+
+/// Writes a whole file, creating its missing folders (Locust does for `--html`).
+pub fn write_file(path: &str, content: &str) -> io::Result<()> {
+    if let Some(parent) = Path::new(path).parent() {
+        if !parent.as_os_str().is_empty() {
+            fs::create_dir_all(parent)?;
+        }
+    }
+    fs::write(path, content)
+}
+
 /// Fails unless `path` can be created or appended to (creating its missing folders, as the
 /// writers do). A file that did not exist is removed again, so a run that ends early leaves
 /// nothing behind.
@@ -324,3 +391,6 @@ impl Outputs {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -76,8 +76,16 @@ pub(crate) const ARGPARSE_EXIT: i32 = 2;
 
 /// The flags whose bad values Locust reports in argparse's own words, with its message.
 const ARGPARSE_STYLE: [(&str, &str, &str); 2] = [
-    ("--run-time", "-t/--run-time", super::timespan::CLI_TIMESPAN_INVALID),
-    ("--stop-timeout", "-s/--stop-timeout", super::timespan::CLI_TIMESPAN_INVALID),
+    (
+        "--run-time",
+        "-t/--run-time",
+        super::timespan::CLI_TIMESPAN_INVALID,
+    ),
+    (
+        "--stop-timeout",
+        "-s/--stop-timeout",
+        super::timespan::CLI_TIMESPAN_INVALID,
+    ),
 ];
 
 /// `argument -t/--run-time: Invalid time span format. …` for a bad time span, as Locust.

@@ -556,7 +556,7 @@ fn env_errors_name_variable_flag_and_value() {
     assert!(e.to_string().contains("must be > 0"), "{e}");
 
     let e = d.error(&[], &[("LOCUST_RUN_TIME", "soon")]);
-    assert_eq!(e.exit_code(), 1);
+    assert_eq!(e.exit_code(), 2);
     assert!(e.to_string().contains("LOCUST_RUN_TIME"), "{e}");
 
     // Brackets mean a list only for list options; elsewhere they are part of the value.

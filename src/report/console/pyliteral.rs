@@ -66,7 +66,15 @@ mod tests {
 
     #[test]
     fn rejects_what_is_not_one_literal() {
-        for bad in ["", "x", "'open", "'a' + 'b'", "'bad \\q escape'", "'\\x4'", "'a'b'"] {
+        for bad in [
+            "",
+            "x",
+            "'open",
+            "'a' + 'b'",
+            "'bad \\q escape'",
+            "'\\x4'",
+            "'a'b'",
+        ] {
             assert_eq!(unrepr(bad), None, "{bad:?}");
         }
     }

@@ -55,6 +55,9 @@ fn catch_response_errors_are_unwrapped_in_the_report() {
         "CatchResponseError('custom failure text')",
         1_795_807_734.0,
     );
+    // Periodic tables use current RPS: nothing in the window yet.
+    assert!(stats_table(&s, true)
+        .contains("      1   1(100.00%) |      3       3       3      3 |    0.00        0.00"));
     s.log_error(
         "GET",
         "/",
@@ -63,19 +66,31 @@ fn catch_response_errors_are_unwrapped_in_the_report() {
     );
     // Standalone, as Locust 2.47 prints it: the message itself, no quotes.
     let r = error_report(&s);
-    assert!(r.contains("\n1                  GET /: custom failure text    "), "{r}");
-    assert!(r.contains("\n1                  GET /: it's \\n quoted   "), "{r}");
+    assert!(
+        r.contains("\n1                  GET /: custom failure text    "),
+        "{r}"
+    );
+    // Its escapes are read back: Python prints the message's real newline.
+    assert!(
+        r.contains("\n1                  GET /: it's \n quoted   "),
+        "{r}"
+    );
     // A master merging workers' texts keeps the quotes (run1_master.log).
     let m = error_report_width(&s, STATS_NAME_WIDTH, ErrorOrigin::Workers);
-    assert!(m.contains("\n1                  GET /: 'custom failure text'"), "{m}");
+    assert!(
+        m.contains("\n1                  GET /: 'custom failure text'"),
+        "{m}"
+    );
     let run1 = sample("run1_master.log");
     assert!(run1.contains("11                 GET /: 'custom failure text'"));
     // Other errors are printed as recorded in both cases.
-    s.log_error("GET", "/", "ConnectionRefusedError(111, 'Connection refused')", 1.0);
+    s.log_error(
+        "GET",
+        "/",
+        "ConnectionRefusedError(111, 'Connection refused')",
+        1.0,
+    );
     assert!(error_report(&s).contains("GET /: ConnectionRefusedError(111, 'Connection refused')"));
-    // Periodic tables use current RPS: nothing in the window yet.
-    assert!(stats_table(&s, true)
-        .contains("      1   1(100.00%) |      3       3       3      3 |    0.00        0.00"));
 }
 
 /// Each block ends with exactly one blank line, so the summary printed as the three blocks
