@@ -769,6 +769,23 @@ async fn drive(c: &Client, rig: &mut Rig) -> Result<()> {
         })
         .await?;
     eprintln!("statistics table after the new start: {rows:?}");
+    // The charts' lines break between the two runs: each series holds a null gap marker,
+    // and points after it.
+    let gaps = c
+        .execute(
+            r#"const ch = window.skeinCharts;
+               return [ch.rps, ch.rt, ch.users].map(function (c) {
+                 const i = c.ys[0].indexOf(null);
+                 return [i, c.xs.length];
+               });"#,
+            vec![],
+        )
+        .await?;
+    let gaps: Vec<(i64, i64)> = serde_json::from_value(gaps).unwrap_or_default();
+    ensure!(
+        gaps.len() == 3 && gaps.iter().all(|(i, _)| *i > 0),
+        "the charts do not break their lines between the runs: {gaps:?}"
+    );
 
     // The server goes away: banner, actions disabled; a server back on the port is picked up.
     terminate(&mut rig.skein, "skein").await;

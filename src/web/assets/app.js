@@ -305,6 +305,8 @@
     // Charts are built while their tab is visible so they get a real width.
     $("tab-charts").classList.add("active");
     charts = SK.makeCharts("chart-");
+    // Reachable from the console and the browser tests (read-only use).
+    window.skeinCharts = charts;
     SK.seedCharts(charts, args.history);
     $("tab-charts").classList.remove("active");
 

@@ -193,7 +193,7 @@
     var unit = this.unit;
     this.names.forEach(function (n, i) {
       series.push({
-        // null points are gaps: the idle time between two runs is not drawn as a line.
+        // null points are gaps (see gap()): the idle time between two runs is not drawn as a line.
         label: n, stroke: COLORS[i % COLORS.length], width: 2, spanGaps: false,
         value: function (u, v) { return v === null || v === undefined ? "-" : (Math.round(v * 100) / 100) + unit; }
       });
@@ -227,7 +227,9 @@
     this.xs.push(ts);
     for (var i = 0; i < this.ys.length; i++) {
       var v = values[i];
-      this.ys[i].push(v === null || v === undefined || !isFinite(Number(v)) ? null : Number(v));
+      // A value the API did not have yet (e.g. no percentile in the first seconds) is
+      // `undefined`, which uPlot bridges; only `null`, set by gap(), breaks a line.
+      this.ys[i].push(v === null || v === undefined || !isFinite(Number(v)) ? undefined : Number(v));
     }
     // Bounded memory on very long runs: keep the last ~24 h at 2 s per point.
     if (this.xs.length > 43200) {
