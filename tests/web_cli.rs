@@ -198,3 +198,110 @@ async fn the_api_answers_in_locusts_shapes() {
         .unwrap();
     assert_eq!(status.code(), Some(0));
 }
+
+/// The real binary: `/tasks` before a start is Locust's answer (no users: every class ratio
+/// 0.0), the `Origin` check of the state-changing routes with `--web-allowed-origin`, and a
+/// `/swarm` with 10,000 unknown class names refused briefly and logged as Locust logs it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tasks_before_start_origin_check_and_swarm_limits() {
+    let (mut child, port, log) = start_web(&[
+        "--web-allowed-origin",
+        "https://dash.example",
+        "-H",
+        "http://127.0.0.1:9",
+        "ErrorTestingUser",
+        "HighLoadUser",
+    ])
+    .await;
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+    let tasks: serde_json::Value = http
+        .get(format!("{base}/tasks"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let want = serde_json::json!({
+        "per_class": {
+            "ErrorTestingUser": {"ratio": 0.0, "tasks": {
+                "invalid_image": {"ratio": 0.25}, "invalid_top_k": {"ratio": 0.25},
+                "large_image": {"ratio": 0.25}, "missing_file": {"ratio": 0.25}}},
+            "HighLoadUser": {"ratio": 0.0, "tasks": {"classify": {"ratio": 0.8}, "health": {"ratio": 0.2}}}
+        },
+        "total": {
+            "ErrorTestingUser": {"ratio": 0.0, "tasks": {
+                "invalid_image": {"ratio": 0.0}, "invalid_top_k": {"ratio": 0.0},
+                "large_image": {"ratio": 0.0}, "missing_file": {"ratio": 0.0}}},
+            "HighLoadUser": {"ratio": 0.0, "tasks": {"classify": {"ratio": 0.0}, "health": {"ratio": 0.0}}}
+        }
+    });
+    assert_eq!(tasks, want);
+
+    let stop = |origin: Option<String>| {
+        let mut req = http.post(format!("{base}/stop"));
+        if let Some(o) = origin {
+            req = req.header("Origin", o);
+        }
+        async move { req.send().await.unwrap().status().as_u16() }
+    };
+    assert_eq!(stop(Some("http://evil.example".into())).await, 403);
+    assert_eq!(
+        stop(Some(format!("http://127.0.0.1:{}", port + 1))).await,
+        403
+    );
+    assert_eq!(stop(Some("https://dash.example".into())).await, 200);
+    assert_eq!(stop(Some(format!("http://127.0.0.1:{port}"))).await, 200);
+    assert_eq!(stop(None).await, 200);
+
+    let mut form = String::from("user_count=1&spawn_rate=1");
+    for i in 0..10_000 {
+        form.push_str(&format!("&user_classes=Nope{i}"));
+    }
+    let r = http
+        .post(format!("{base}/swarm"))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(form)
+        .send()
+        .await
+        .unwrap();
+    let body = r.text().await.unwrap();
+    assert!(body.len() < 300, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["success"], false);
+    assert!(
+        v["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("Too many user_classes"),
+        "{v}"
+    );
+    let state: serde_json::Value = http
+        .get(format!("{base}/stats/requests"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(state["state"], "ready", "the refused form started nothing");
+
+    unsafe { libc::kill(child.id().unwrap() as i32, libc::SIGTERM) };
+    let status = tokio::time::timeout(Duration::from_secs(30), child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(status.code(), Some(0));
+    let log = log.await.unwrap();
+    assert!(
+        log.lines()
+            .any(|l| l.contains("ERROR") && l.contains("Too many user_classes")),
+        "{log}"
+    );
+    assert!(
+        log.lines()
+            .any(|l| l.contains("WARNING") && l.contains("Cross-site request refused")),
+        "{log}"
+    );
+}

@@ -3,7 +3,13 @@
 //! reference classifier service on loopback; the test opens the page, starts a swarm from the
 //! form, waits for the statistics table to fill and the charts to draw, edits the user count,
 //! stops the run, and fetches the requests CSV and the HTML report through the page's own
-//! download links, and opens the report in the browser. Screenshots are kept in `reports/`:
+//! download links, and opens the report in the browser. It also checks the page's behaviours:
+//! the start dialog takes focus and closes on Escape and on a click on its backdrop; a new test
+//! with another class clears the rows of the class that no longer runs; neither the page nor the
+//! report requests anything that fails (the report's icon is inline); the report's "Final ratio"
+//! lists the class that ran; and when the server goes away the page shows a banner with its
+//! actions disabled, then reconnects by itself when a server is back on the same port
+//! (`web-ui-e2e-offline.png`). Screenshots are kept in `reports/`:
 //! `web-ui-e2e.png` (statistics tab while running), `web-ui-e2e-charts.png` (charts tab),
 //! `web-ui-e2e-stopped.png` (download tab after stopping), `web-ui-e2e-report.png` (the HTML
 //! report), and `web-ui-e2e-failure.png` when a step fails.
@@ -31,7 +37,7 @@ use tokio::process::{Child, Command};
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 /// The whole test, browser start-up included.
-const OVERALL: Duration = Duration::from_secs(90);
+const OVERALL: Duration = Duration::from_secs(180);
 /// One wait for the page to reach a state (polled).
 const STEP: Duration = Duration::from_secs(20);
 const POLL: Duration = Duration::from_millis(250);
@@ -79,6 +85,7 @@ struct Rig {
     skein: Child,
     skein_log: Arc<Mutex<Vec<String>>>,
     web_url: String,
+    web_port: u16,
     driver: Child,
     profile: tempfile::TempDir,
 }
@@ -89,7 +96,8 @@ async fn run() -> Result<()> {
     let classifier = spawn_local()
         .await
         .context("starting the reference classifier")?;
-    let (skein, skein_log, web_url) = start_skein(&classifier.base_url()).await?;
+    let web_port = free_port()?;
+    let (skein, skein_log, web_url) = start_skein(&classifier.base_url(), web_port).await?;
     let (driver, driver_url) = start_chromedriver().await?;
     let profile = tempfile::tempdir().context("browser profile dir")?;
     let mut rig = Rig {
@@ -97,13 +105,14 @@ async fn run() -> Result<()> {
         skein,
         skein_log,
         web_url,
+        web_port,
         driver,
         profile,
     };
 
     let result = match connect_browser(&driver_url, rig.profile.path()).await {
         Ok(client) => {
-            let r = drive(&client, &rig).await;
+            let r = drive(&client, &mut rig).await;
             if r.is_err() {
                 // What the page showed when it went wrong, for the CI artifacts.
                 if let Ok(png) = client.screenshot().await {
@@ -156,15 +165,17 @@ async fn terminate(child: &mut Child, what: &str) {
 /// Starts `skein` with its web UI on an ephemeral port and reads the URL from its log line
 /// `Starting web interface at http://127.0.0.1:PORT`. Its stderr keeps being drained (a full
 /// pipe would block its logging) into a buffer shown when the test fails.
-async fn start_skein(host: &str) -> Result<(Child, Arc<Mutex<Vec<String>>>, String)> {
+async fn start_skein(host: &str, port: u16) -> Result<(Child, Arc<Mutex<Vec<String>>>, String)> {
+    let port = port.to_string();
     let mut child = Command::new(env!("CARGO_BIN_EXE_skein"))
         .args([
             "--web-host",
             "127.0.0.1",
             "--web-port",
-            "0",
+            &port,
             "-H",
             host,
+            "ErrorTestingUser",
             "HighLoadUser",
         ])
         .env_remove("LOCUST_HOST")
@@ -365,7 +376,98 @@ for (let i = 0; i < d.length; i += 4) {
 return [n, c.width, c.height];
 "##;
 
-async fn drive(c: &Client, rig: &Rig) -> Result<()> {
+/// Every resource the document loaded, with its HTTP status (0 when the browser does not say),
+/// plus the document itself, and whether it names an icon (else browsers ask for /favicon.ico).
+const LOADED_JS: &str = r#"
+const nav = performance.getEntriesByType("navigation").map(function (e) { return [e.name, e.responseStatus || 0]; });
+const res = performance.getEntriesByType("resource").map(function (e) { return [e.name, e.responseStatus || 0]; });
+return { loaded: nav.concat(res), icon: !!document.querySelector("link[rel~=icon]") };
+"#;
+
+/// Fails when the page loaded anything with an error status or names no icon.
+async fn no_failed_requests(c: &Client, what: &str) -> Result<usize> {
+    let v = c.execute(LOADED_JS, vec![]).await?;
+    ensure!(
+        v["icon"] == json!(true),
+        "{what} names no icon: the browser would request /favicon.ico"
+    );
+    let loaded: Vec<(String, u64)> =
+        serde_json::from_value(v["loaded"].clone()).unwrap_or_default();
+    ensure!(
+        !loaded.is_empty(),
+        "{what}: the browser lists no loaded resources"
+    );
+    // The document's own 200 shows that this browser reports statuses (else the check is void).
+    ensure!(
+        loaded[0].1 == 200,
+        "{what}: the document's status is {:?}",
+        loaded[0]
+    );
+    let failed: Vec<&(String, u64)> = loaded.iter().filter(|(_, st)| *st >= 400).collect();
+    ensure!(
+        failed.is_empty(),
+        "{what} loaded resources that failed: {failed:?}"
+    );
+    Ok(loaded.len())
+}
+
+/// A real click at viewport coordinates (the dialog's backdrop, beside the form).
+async fn click_at(c: &Client, x: f64, y: f64) -> Result<()> {
+    use fantoccini::actions::{InputSource, MouseActions, PointerAction, MOUSE_BUTTON_LEFT};
+    let actions = MouseActions::new("mouse".into())
+        .then(PointerAction::MoveTo {
+            duration: None,
+            x,
+            y,
+        })
+        .then(PointerAction::Down {
+            button: MOUSE_BUTTON_LEFT,
+        })
+        .then(PointerAction::Up {
+            button: MOUSE_BUTTON_LEFT,
+        });
+    c.perform_actions(actions).await?;
+    c.release_actions().await?;
+    Ok(())
+}
+
+async fn active_id(c: &Client) -> Result<String> {
+    let v = c
+        .execute(
+            "return document.activeElement ? document.activeElement.id : '';",
+            vec![],
+        )
+        .await?;
+    Ok(v.as_str().unwrap_or("").to_string())
+}
+
+async fn wait_shown(c: &Client, id: &str, want: bool) -> Result<()> {
+    wait_until(&format!("#{id} displayed={want}"), || async {
+        let s = shown(c, id).await?;
+        Ok(((s == want).then_some(()), format!("displayed={s}")))
+    })
+    .await
+}
+
+/// Checks one class box and clears the others (the ids follow the sorted class names).
+async fn choose_classes(c: &Client, wanted: &[&str]) -> Result<()> {
+    let v = c
+        .execute(
+            r##"const want = arguments[0];
+               const boxes = Array.from(document.querySelectorAll("#user-classes input"));
+               boxes.forEach(function (b) { b.checked = want.indexOf(b.value) >= 0; });
+               return boxes.filter(function (b) { return b.checked; }).map(function (b) { return b.value; });"##,
+            vec![json!(wanted)],
+        )
+        .await?;
+    ensure!(
+        v == json!(wanted),
+        "class boxes checked: {v}, wanted {wanted:?}"
+    );
+    Ok(())
+}
+
+async fn drive(c: &Client, rig: &mut Rig) -> Result<()> {
     let host = rig.classifier.base_url();
     c.goto(&format!("{}/", rig.web_url))
         .await
@@ -382,6 +484,35 @@ async fn drive(c: &Client, rig: &Rig) -> Result<()> {
         state == "ready",
         "state before start is {state:?}, not ready"
     );
+    let n = no_failed_requests(c, "the page").await?;
+    eprintln!("the page loaded {n} resources, none failed");
+
+    // The dialog takes the focus; Escape closes it, New opens it again, and a click on the
+    // backdrop beside the form closes it too. Polling does not pop it back up.
+    let focused = active_id(c).await?;
+    ensure!(
+        focused == "user_count",
+        "focus is on {focused:?}, not in the dialog"
+    );
+    c.active_element()
+        .await?
+        .send_keys("\u{e00c}")
+        .await
+        .context("pressing Escape")?;
+    wait_shown(c, "start-form", false).await?;
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    ensure!(
+        !shown(c, "start-form").await?,
+        "a poll reopened the dismissed dialog"
+    );
+    click(c, "new-button").await?;
+    wait_shown(c, "start-form", true).await?;
+    click_at(c, 15.0, 500.0).await?;
+    wait_shown(c, "start-form", false).await?;
+    click(c, "new-button").await?;
+    wait_shown(c, "start-form", true).await?;
+    // The first test runs HighLoadUser only.
+    choose_classes(c, &["HighLoadUser"]).await?;
 
     set_field(c, "user_count", "4").await?;
     set_field(c, "spawn_rate", "4").await?;
@@ -599,11 +730,92 @@ async fn drive(c: &Client, rig: &Rig) -> Result<()> {
         save(&png, "web-ui-e2e-report.png")?.display()
     );
 
+    let n = no_failed_requests(c, "the report").await?;
+    eprintln!("the report loaded {n} resources, none failed");
+    let ratio = text_of(c, "report-tasks").await?;
+    ensure!(
+        ratio.contains("100.0% HighLoadUser") && !ratio.contains("ErrorTestingUser"),
+        "the report's Final ratio is not the class that ran: {ratio:?}"
+    );
+    let head = c.find(Locator::Css("thead")).await?.text().await?;
+    ensure!(
+        head.contains("RPS") && head.contains("Failures/s") && !head.contains("Current"),
+        "the report's request table lacks Locust's report columns: {head:?}"
+    );
+
     eprintln!(
         "requests CSV: {} lines, Aggregated count {agg_count}; report: {} bytes, content-disposition {disposition:?}",
         csv.lines().count(),
         report.len()
     );
+
+    // A new test with the other class: the table loses HighLoadUser's rows.
+    c.set_window_size(1400, 1000).await?;
+    c.goto(&format!("{}/", rig.web_url)).await?;
+    wait_shown(c, "new-button", true).await?;
+    click(c, "new-button").await?;
+    wait_shown(c, "start-form", true).await?;
+    choose_classes(c, &["ErrorTestingUser"]).await?;
+    click(c, "start-button").await?;
+    wait_shown(c, "start-form", false).await?;
+    let rows: Vec<(String, String, f64)> =
+        wait_until("only ErrorTestingUser's rows, with requests", || async {
+            let rows: Vec<(String, String, f64)> =
+                serde_json::from_value(c.execute(STATS_ROWS_JS, vec![]).await?).unwrap_or_default();
+            let own: Vec<_> = rows.iter().filter(|r| r.1 != "Aggregated").collect();
+            let old = own.iter().any(|r| names.contains(&r.1));
+            let ok = !own.is_empty() && !old && own.iter().all(|r| r.1.contains('['));
+            Ok((ok.then_some(rows.clone()), format!("rows={rows:?}")))
+        })
+        .await?;
+    eprintln!("statistics table after the new start: {rows:?}");
+    // The charts' lines break between the two runs: each series holds a null gap marker,
+    // and points after it.
+    let gaps = c
+        .execute(
+            r#"const ch = window.skeinCharts;
+               return [ch.rps, ch.rt, ch.users].map(function (c) {
+                 const i = c.ys[0].indexOf(null);
+                 return [i, c.xs.length];
+               });"#,
+            vec![],
+        )
+        .await?;
+    let gaps: Vec<(i64, i64)> = serde_json::from_value(gaps).unwrap_or_default();
+    ensure!(
+        gaps.len() == 3 && gaps.iter().all(|(i, _)| *i > 0),
+        "the charts do not break their lines between the runs: {gaps:?}"
+    );
+
+    // The server goes away: banner, actions disabled; a server back on the port is picked up.
+    terminate(&mut rig.skein, "skein").await;
+    wait_shown(c, "offline-banner", true).await?;
+    for id in ["stop-button", "reset-button", "edit-button"] {
+        let enabled = c.find(Locator::Id(id)).await?.is_enabled().await?;
+        ensure!(!enabled, "#{id} is enabled while the server is gone");
+    }
+    let png = c.screenshot().await.context("screenshot")?;
+    eprintln!(
+        "screenshot: {}",
+        save(&png, "web-ui-e2e-offline.png")?.display()
+    );
+    let (skein, log, url) = start_skein(&host, rig.web_port).await?;
+    rig.skein = skein;
+    rig.skein_log = log;
+    ensure!(
+        url == rig.web_url,
+        "the restarted server is at {url}, not {}",
+        rig.web_url
+    );
+    wait_shown(c, "offline-banner", false).await?;
+    let enabled = c
+        .find(Locator::Id("reset-button"))
+        .await?
+        .is_enabled()
+        .await?;
+    ensure!(enabled, "#reset-button stays disabled after the reconnect");
+    let state = text_of(c, "status-state").await?;
+    ensure!(state == "ready", "state after the reconnect is {state:?}");
     Ok(())
 }
 

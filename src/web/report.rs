@@ -48,6 +48,12 @@ pub fn render_report(args: &Value) -> String {
         "<title>Test Report for {}</title>\n",
         esc(&s("locustfile"))
     ));
+    // The icon travels inside the file: a report opened from disk or from /stats/report makes
+    // the browser request nothing (without a link it would ask for /favicon.ico and get 404).
+    out.push_str(&format!(
+        "<link rel=\"icon\" type=\"image/svg+xml\" href=\"{}\">\n",
+        favicon_data_url()
+    ));
     for css in [assets::UPLOT_CSS, assets::APP_CSS] {
         out.push_str("<style>\n");
         out.push_str(&css.replace("</style", "<\\/style"));
@@ -94,6 +100,30 @@ pub fn render_report(args: &Value) -> String {
     out
 }
 
+/// The SVG favicon as a `data:` URL (percent-encoded, so it needs no base64).
+fn favicon_data_url() -> String {
+    let mut url = String::from("data:image/svg+xml,");
+    for b in assets::FAVICON_SVG.trim().bytes() {
+        match b {
+            b'A'..=b'Z'
+            | b'a'..=b'z'
+            | b'0'..=b'9'
+            | b' '
+            | b'='
+            | b':'
+            | b'/'
+            | b'.'
+            | b'-'
+            | b','
+            | b'('
+            | b')'
+            | b';' => url.push(b as char),
+            _ => url.push_str(&format!("%{b:02X}")),
+        }
+    }
+    url
+}
+
 /// The user count of the run: `user_count` if given, else the largest `user_count` in history.
 fn report_users(args: &Value) -> String {
     if let Some(n) = args.get("user_count").and_then(Value::as_u64) {
@@ -121,9 +151,9 @@ fn esc(s: &str) -> String {
 
 const REPORT_BODY: &str = r#"
 <section><h2>Request Statistics</h2><div id="report-requests"></div></section>
-<section><h2>Response Time Statistics</h2><div id="report-response-times"></div></section>
-<section><h2>Failures Statistics</h2><div id="report-failures"></div></section>
-<section><h2>Exceptions Statistics</h2><div id="report-exceptions"></div></section>
+<section id="section-response-times"><h2>Response Time Statistics</h2><div id="report-response-times"></div></section>
+<section id="section-failures"><h2>Failures Statistics</h2><div id="report-failures"></div></section>
+<section id="section-exceptions"><h2>Exceptions Statistics</h2><div id="report-exceptions"></div></section>
 <section><h2>Charts</h2>
 <div class="chart" id="chart-rps" data-testid="chart-rps"></div>
 <div class="chart" id="chart-response-times" data-testid="chart-response-times"></div>
@@ -151,6 +181,18 @@ mod tests {
         assert!(html.contains("<dd id=\"report-duration\">10 seconds</dd>"));
         assert!(html.contains("2026-11-27T19:34:16Z - 2026-11-27T19:34:27Z"));
         assert!(html.contains("<dd id=\"report-users\">6</dd>"));
+    }
+
+    #[test]
+    fn favicon_is_inline_and_empty_sections_can_hide() {
+        let html = render_report(&sample());
+        assert!(
+            html.contains("<link rel=\"icon\" type=\"image/svg+xml\" href=\"data:image/svg+xml,")
+        );
+        // The renderer hides these two when their data is empty (as Locust's report).
+        assert!(html.contains("id=\"section-response-times\""));
+        assert!(html.contains("id=\"section-exceptions\""));
+        assert!(html.contains("SK.REPORT_STATS_COLUMNS"));
     }
 
     #[test]

@@ -13,6 +13,12 @@
   // The first poll right after a start can still say "ready" (the engine ramps asynchronously);
   // do not pop the start form back up during that window.
   var suppressFormUntil = 0;
+  // The user closed the start form (Escape, backdrop, Cancel): polling must not pop it back up.
+  var dismissed = false;
+  // Whether the last poll reached the server; while not, the page says so and offers no actions.
+  var online = true;
+  // The element that had focus before the dialog opened, to give it back on close.
+  var focusBefore = null;
 
   function active(s) { return s === "spawning" || s === "running"; }
 
@@ -25,10 +31,34 @@
     $("status-state").textContent = state;
     $("status-state").className = "state-" + state;
     show($("status-workers-box"), isDistributed);
-    show($("new-button"), !active(state) && state !== "ready");
+    show($("new-button"), !active(state) && (state !== "ready" || $("swarm-dialog").hidden));
     show($("edit-button"), active(state));
     show($("stop-button"), active(state));
+    // Without a server these would only fail: disabled until the connection is back.
+    ["stop-button", "edit-button", "reset-button", "new-button", "start-button"].forEach(function (id) {
+      $(id).disabled = !online;
+    });
   }
+
+  // ---- connection and action errors ----------------------------------------------------
+
+  function setOnline(on, why) {
+    var changed = on !== online;
+    online = on;
+    show($("offline-banner"), !on);
+    if (!on) $("offline-detail").textContent = why || "";
+    if (changed) renderHeader();
+    if (changed && on) pollSlow();
+  }
+
+  // An action that failed (a network error or an error status) says so until dismissed or
+  // replaced by the next action's outcome.
+  function actionError(what, e) {
+    $("action-error-text").textContent = what + " failed: " + (e && e.message ? e.message : String(e));
+    show($("action-error"), true);
+  }
+
+  function clearActionError() { show($("action-error"), false); }
 
   function applyStats(s) {
     lastStats = s;
@@ -38,6 +68,7 @@
     $("status-rps").textContent = SK.num(s.current_rps || 0, 1);
     $("status-failures").textContent = SK.num((Number(s.fail_ratio) || 0) * 100, 0) + "%";
     $("stats").innerHTML = SK.statsTable(s.stats);
+    setOnline(true);
     $("failures").innerHTML = SK.failuresTable(s.errors);
     var nErr = (s.errors || []).length;
     $("failures-count").textContent = nErr ? String(nErr) : "";
@@ -50,7 +81,7 @@
       charts.users.push(now, [s.user_count]);
     }
     renderHeader();
-    if (state === "ready" && !editing && Date.now() > suppressFormUntil) openForm(false);
+    if (state === "ready" && !editing && !dismissed && Date.now() > suppressFormUntil) openForm(false);
     $("last-update").textContent = "updated " + new Date().toLocaleTimeString();
   }
 
@@ -73,9 +104,12 @@
     });
   }
 
+  // The poll runs every 2 s whatever happened before, so a server that comes back is picked
+  // up by the next poll (automatic reconnect) without reloading the page.
   function pollStats() {
     getJSON("./stats/requests").then(applyStats).catch(function (e) {
       $("last-update").textContent = "connection problem: " + e.message;
+      setOnline(false, e.message);
     });
   }
 
@@ -114,10 +148,11 @@
   }
 
   function openForm(isEdit) {
+    dismissed = false;
     editing = isEdit;
     $("form-title").textContent = isEdit ? "Edit running load test" : "Start new load test";
     $("start-button").textContent = isEdit ? "Update" : "Start";
-    show($("cancel-button"), isEdit || state !== "ready");
+    show($("cancel-button"), true);
     var users = isEdit && lastStats ? lastStats.user_count : args.num_users;
     if (!$("swarm-dialog").hidden) return;
     $("user_count").value = users === null || users === undefined ? 1 : users;
@@ -126,12 +161,28 @@
     $("run_time").value = args.run_time || "";
     $("profile").value = args.profile || "";
     show($("form-error"), false);
+    focusBefore = document.activeElement;
     show($("swarm-dialog"), true);
+    renderHeader();
+    // Focus moves into the dialog, so typing and Escape act on it.
+    $("user_count").focus();
+    $("user_count").select();
   }
 
   function closeForm() {
     editing = false;
     show($("swarm-dialog"), false);
+    renderHeader();
+    var back = focusBefore && document.body.contains(focusBefore) && !focusBefore.disabled ? focusBefore : null;
+    if (back && back.offsetParent !== null) back.focus();
+    else if ($("new-button").offsetParent !== null) $("new-button").focus();
+    focusBefore = null;
+  }
+
+  // Escape, Cancel and a click on the backdrop close the form without starting anything.
+  function dismissForm() {
+    dismissed = true;
+    closeForm();
   }
 
   function submitForm(ev) {
@@ -148,8 +199,12 @@
       });
     }
     $("start-button").disabled = true;
+    var fresh = !active(state);
     fetch("./swarm", { method: "POST", body: body, credentials: "same-origin" })
-      .then(function (r) { return r.json(); })
+      .then(function (r) {
+        if (!r.ok) throw new Error("HTTP " + r.status);
+        return r.json();
+      })
       .then(function (res) {
         if (!res.success) {
           $("form-error").textContent = res.message || "Failed to start";
@@ -159,6 +214,14 @@
         args.host = res.host === null || res.host === undefined ? args.host : res.host;
         args.num_users = Number($("user_count").value);
         args.spawn_rate = Number($("spawn_rate").value);
+        if (fresh) {
+          // A new test starts from empty statistics (the server cleared them): drop the old
+          // rows now rather than at the next poll, and break the chart lines at the idle time.
+          $("stats").innerHTML = SK.statsTable([]);
+          $("failures").innerHTML = SK.failuresTable([]);
+          $("failures-count").textContent = "";
+          if (charts) [charts.rps, charts.rt, charts.users].forEach(function (c) { c.gap(); });
+        }
         state = state === "running" ? "running" : "spawning";
         suppressFormUntil = Date.now() + 6000;
         closeForm();
@@ -169,12 +232,22 @@
       .catch(function (e) {
         $("form-error").textContent = "Request failed: " + e.message;
         show($("form-error"), true);
+        pollStats();
       })
       .then(function () { $("start-button").disabled = false; });
   }
 
+  // A POST whose promise fails on a network error and on an error status alike.
   function post(url) {
-    return fetch(url, { method: "POST", credentials: "same-origin" });
+    return fetch(url, { method: "POST", credentials: "same-origin" }).then(function (r) {
+      if (!r.ok) {
+        return r.text().then(function (t) {
+          var msg = (t || "").replace(/<[^>]*>/g, " ").replace(/\s+/g, " ").trim();
+          throw new Error("HTTP " + r.status + (msg ? ": " + msg.slice(0, 300) : ""));
+        });
+      }
+      return r;
+    });
   }
 
   // ---- tabs ----------------------------------------------------------------------------
@@ -232,19 +305,35 @@
     // Charts are built while their tab is visible so they get a real width.
     $("tab-charts").classList.add("active");
     charts = SK.makeCharts("chart-");
+    // Reachable from the console and the browser tests (read-only use).
+    window.skeinCharts = charts;
     SK.seedCharts(charts, args.history);
     $("tab-charts").classList.remove("active");
 
     fillClasses();
     $("start-form").addEventListener("submit", submitForm);
-    $("cancel-button").addEventListener("click", closeForm);
+    $("cancel-button").addEventListener("click", dismissForm);
+    $("swarm-dialog").addEventListener("click", function (ev) {
+      if (ev.target === $("swarm-dialog")) dismissForm();
+    });
+    document.addEventListener("keydown", function (ev) {
+      if ((ev.key === "Escape" || ev.key === "Esc") && !$("swarm-dialog").hidden) {
+        ev.preventDefault();
+        dismissForm();
+      }
+    });
+    $("action-error-close").addEventListener("click", clearActionError);
     $("new-button").addEventListener("click", function () { openForm(false); });
     $("edit-button").addEventListener("click", function () { openForm(true); });
     $("stop-button").addEventListener("click", function () {
-      post("./stop").then(function () { state = "stopped"; renderHeader(); setTimeout(pollStats, 300); });
+      clearActionError();
+      post("./stop").then(function () { state = "stopped"; renderHeader(); setTimeout(pollStats, 300); })
+        .catch(function (e) { actionError("Stop", e); pollStats(); });
     });
     $("reset-button").addEventListener("click", function () {
-      post("./stats/reset").then(function () { setTimeout(pollStats, 100); pollSlow(); });
+      clearActionError();
+      post("./stats/reset").then(function () { setTimeout(pollStats, 100); pollSlow(); })
+        .catch(function (e) { actionError("Reset", e); pollStats(); });
     });
     window.addEventListener("resize", function () {
       if ($("tab-charts").classList.contains("active")) selectTab("charts");

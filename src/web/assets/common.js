@@ -17,10 +17,13 @@
     return String(Math.round(n * f) / f);
   }
 
+  // Epoch seconds (the live API) or a UTC text time such as "2026-11-27T19:34:16Z" (the
+  // report's data), shown in the browser's local time the same way on both pages.
   function epochToLocal(v) {
-    var n = Number(v);
+    if (v === null || v === undefined || v === "") return "";
+    var n = typeof v === "number" ? v * 1000 : (isFinite(Number(v)) ? Number(v) * 1000 : Date.parse(v));
     if (!isFinite(n)) return esc(v);
-    return new Date(n * 1000).toLocaleString();
+    return esc(new Date(n).toLocaleString());
   }
 
   // columns: [{title, key, fmt?(value,row)->string(html-escaped), cls?}]
@@ -60,13 +63,28 @@
     { title: "Current Failures/s", key: "current_fail_per_sec", cls: "n", fmt: function (v) { return num(v, 2); } }
   ];
 
-  function statsTable(stats) {
+  // The HTML report's request statistics, as Locust's report: rates over the whole run
+  // (total_rps, total_fail_per_sec), not the last seconds' window.
+  var REPORT_STATS_COLUMNS = [
+    { title: "Type", key: "method" },
+    { title: "Name", key: "name", cls: "name" },
+    { title: "# Requests", key: "num_requests", cls: "n", fmt: function (v) { return num(v); } },
+    { title: "# Fails", key: "num_failures", cls: "n", fmt: function (v) { return num(v); } },
+    { title: "Average (ms)", key: "avg_response_time", cls: "n", fmt: function (v) { return num(v, 2); } },
+    { title: "Min (ms)", key: "min_response_time", cls: "n", fmt: function (v) { return num(v, 0); } },
+    { title: "Max (ms)", key: "max_response_time", cls: "n", fmt: function (v) { return num(v, 0); } },
+    { title: "Average size (bytes)", key: "avg_content_length", cls: "n", fmt: function (v) { return num(v, 2); } },
+    { title: "RPS", key: "total_rps", cls: "n", fmt: function (v) { return num(v, 2); } },
+    { title: "Failures/s", key: "total_fail_per_sec", cls: "n", fmt: function (v) { return num(v, 2); } }
+  ];
+
+  function statsTable(stats, columns) {
     var rows = (stats || []).map(function (s) {
       var r = Object.assign({}, s);
       if (r.name === "Aggregated" && !r.method) r.__cls = "total";
       return r;
     });
-    return table("stats-table", STATS_COLUMNS, rows, "No requests yet");
+    return table("stats-table", columns || STATS_COLUMNS, rows, "No requests yet");
   }
 
   function failuresTable(errors) {
@@ -175,7 +193,8 @@
     var unit = this.unit;
     this.names.forEach(function (n, i) {
       series.push({
-        label: n, stroke: COLORS[i % COLORS.length], width: 2, spanGaps: true,
+        // null points are gaps (see gap()): the idle time between two runs is not drawn as a line.
+        label: n, stroke: COLORS[i % COLORS.length], width: 2, spanGaps: false,
         value: function (u, v) { return v === null || v === undefined ? "-" : (Math.round(v * 100) / 100) + unit; }
       });
     });
@@ -192,11 +211,25 @@
     this.xs = xs; this.ys = ys;
     if (this.plot) this.plot.setData([this.xs].concat(this.ys));
   };
+  // Two points further apart than this are not joined (idle time between runs, a lost
+  // connection); live points come every 2 s, report history every 5 s.
+  var GAP_SECONDS = 15;
+  Chart.prototype.gap = function () {
+    var n = this.xs.length;
+    if (!n || this.ys[0][n - 1] === null) return;
+    this.xs.push(this.xs[n - 1] + 0.001);
+    this.ys.forEach(function (y) { y.push(null); });
+  };
   Chart.prototype.push = function (ts, values) {
+    var n = this.xs.length;
+    if (n && ts <= this.xs[n - 1]) return; // uPlot needs increasing times
+    if (n && ts - this.xs[n - 1] > GAP_SECONDS) this.gap();
     this.xs.push(ts);
     for (var i = 0; i < this.ys.length; i++) {
       var v = values[i];
-      this.ys[i].push(v === null || v === undefined || !isFinite(Number(v)) ? null : Number(v));
+      // A value the API did not have yet (e.g. no percentile in the first seconds) is
+      // `undefined`, which uPlot bridges; only `null`, set by gap(), breaks a line.
+      this.ys[i].push(v === null || v === undefined || !isFinite(Number(v)) ? undefined : Number(v));
     }
     // Bounded memory on very long runs: keep the last ~24 h at 2 s per point.
     if (this.xs.length > 43200) {
@@ -240,7 +273,7 @@
   }
 
   window.SK = {
-    esc: esc, num: num, table: table, statsTable: statsTable, failuresTable: failuresTable,
+    esc: esc, num: num, table: table, statsTable: statsTable, REPORT_STATS_COLUMNS: REPORT_STATS_COLUMNS, failuresTable: failuresTable,
     exceptionsTable: exceptionsTable, responseTimesTable: responseTimesTable, ratios: ratios,
     makeCharts: makeCharts, seedCharts: seedCharts, epochToLocal: epochToLocal
   };

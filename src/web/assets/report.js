@@ -12,11 +12,21 @@
   var $ = function (id) { return document.getElementById(id); };
   var arr = function (v) { return Array.isArray(v) ? v : []; };
 
-  $("report-requests").innerHTML = SK.statsTable(arr(data.requests_statistics));
+  $("report-requests").innerHTML = SK.statsTable(arr(data.requests_statistics), SK.REPORT_STATS_COLUMNS);
   $("report-response-times").innerHTML = SK.responseTimesTable(arr(data.response_time_statistics));
   $("report-failures").innerHTML = SK.failuresTable(arr(data.failures_statistics));
   $("report-exceptions").innerHTML = SK.exceptionsTable(arr(data.exceptions_statistics));
   $("report-tasks").innerHTML = SK.ratios(data.tasks && typeof data.tasks === "object" ? data.tasks : {});
+  // Empty sections are left out, as in Locust's report (response times and exceptions).
+  $("section-response-times").hidden = !arr(data.response_time_statistics).length;
+  $("section-exceptions").hidden = !arr(data.exceptions_statistics).length;
+  // The run's times in the reader's local time, as the live page shows times (the server wrote
+  // UTC text, which stays when JavaScript is off).
+  var during = $("report-during");
+  if (during && data.start_time && data.end_time) {
+    during.textContent = SK.epochToLocal(data.start_time).replace(/&amp;/g, "&") + " - " +
+      SK.epochToLocal(data.end_time).replace(/&amp;/g, "&");
+  }
 
   var charts = SK.makeCharts("chart-");
   SK.seedCharts(charts, arr(data.history));
