@@ -1,4 +1,14 @@
-//! Distributed mode: what a master and its workers share. The dispatcher decides which worker
-//! runs which users; the protocol is Locust's wire format, as a pure codec (no sockets).
+//! Distributed mode: what a master and its workers share, as pure code (no sockets, no clock).
+//!
+//! [`dispatch`] decides which worker runs which users (Locust's `UsersDispatcher`, with workers
+//! joining and leaving); [`message`] holds the messages of Locust's master/worker protocol, one
+//! enum per direction; [`codec`] turns them into Locust's msgpack `[type, data, node_id]`
+//! frames and back, byte-identical to Locust 2.47.0; [`value`] is the msgpack tree under it.
 
+pub mod codec;
 pub mod dispatch;
+pub mod message;
+pub mod value;
+
+pub use codec::{DecodeError, EncodeError, Frame, PayloadError};
+pub use message::{ToMaster, ToWorker};
