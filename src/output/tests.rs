@@ -9,6 +9,8 @@ fn status() -> watch::Receiver<RunnerStatus> {
         target: 1,
         spawn_rate: 1.0,
         host: None,
+        peak_user_count: 1,
+        final_class_counts: Default::default(),
     });
     rx
 }
