@@ -753,6 +753,17 @@ async fn drive(c: &Client, rig: &mut Rig) -> Result<()> {
     c.set_window_size(1400, 1000).await?;
     c.goto(&format!("{}/", rig.web_url)).await?;
     wait_shown(c, "new-button", true).await?;
+    // The reloaded page seeds its charts from the first run's history; only then is there a
+    // line for the new start to break.
+    wait_until("the charts seeded with the first run's history", || async {
+        let n = c
+            .execute("return window.skeinCharts.rps.xs.length;", vec![])
+            .await?
+            .as_i64()
+            .unwrap_or(0);
+        Ok(((n > 0).then_some(()), format!("{n} points")))
+    })
+    .await?;
     click(c, "new-button").await?;
     wait_shown(c, "start-form", true).await?;
     choose_classes(c, &["ErrorTestingUser"]).await?;
