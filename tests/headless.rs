@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use skein::classifier::{spawn_local, LocalClassifier};
 
-
 async fn skein(args: &[&str]) -> Output {
     let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_skein"))
         .args(args)

@@ -163,9 +163,7 @@ impl Settings {
             user_classes,
             locustfile: raw.locustfile,
             stats_limits: StatsLimits {
-                max_request_names: raw
-                    .max_request_names
-                    .unwrap_or(DEFAULT_MAX_REQUEST_NAMES),
+                max_request_names: raw.max_request_names.unwrap_or(DEFAULT_MAX_REQUEST_NAMES),
                 max_failure_rows: raw.max_failure_rows.unwrap_or(DEFAULT_MAX_FAILURE_ROWS),
             },
             web,
