@@ -21,29 +21,12 @@ pub fn read_fixture(rel: &str) -> String {
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
-/// Transitional: `src/engine/dispatch.rs` still calls this; it now resolves inside the
-/// repository's fixtures (`locust/samples/X` → `tests/fixtures/locust/X`) and is removed once
-/// that file calls [`fixture`]. `None` only when the fixture is missing.
-pub fn shared_path(rel: &str) -> Option<PathBuf> {
-    let rel = rel.strip_prefix("locust/samples/").unwrap_or(rel);
-    let path = PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/fixtures/locust"
-    ))
-    .join(rel);
-    path.exists().then_some(path)
-}
-
 #[cfg(test)]
 mod tests {
     #[test]
     fn fixtures_resolve_inside_the_repository() {
         let p = super::fixture("locust/dispatch-vectors.json");
         assert!(p.starts_with(env!("CARGO_MANIFEST_DIR")), "{}", p.display());
-        assert_eq!(
-            super::shared_path("locust/samples/dispatch-vectors.json"),
-            Some(p)
-        );
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! `ConnectionError`/`ProtocolError`/`MaxRetryError` to their `__context__`).
 //!
 //! Every function here returns the exact text real Locust wrote into its failures CSV for the
-//! same fault on loopback (see /work/notes/errors-readme.md for the table), so that an error's
+//! same fault on loopback (the README's "Failures and their texts" has the table), so that an error's
 //! key (`sha256(method.name.repr)`) is the same on a skein and a Python worker.
 
 use std::io;
