@@ -3,7 +3,8 @@
 //! skein runs out of the box and its tests have a faithful target.
 //!
 //! - [`router`] builds the service as an axum [`Router`](axum::Router), testable without a socket;
-//! - [`serve`] runs it on a listener until a shutdown future resolves;
+//! - [`serve`] runs it on a listener until a shutdown future resolves, closing connections
+//!   that stay idle ([`ServeOptions`]);
 //! - [`spawn_local`] starts it on an ephemeral loopback port in the current runtime (what skein
 //!   uses when no `--host` is given).
 //!
@@ -11,8 +12,10 @@
 //! which `GET /_skein/counts` reports (and `DELETE /_skein/counts` resets).
 
 mod counters;
+mod jpeg;
 pub mod model;
 mod routes;
+mod server;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -25,6 +28,7 @@ use tokio_util::sync::CancellationToken;
 pub use counters::{CountEntry, Counters};
 pub use model::{ModelInfo, Prediction};
 pub use routes::{BODY_LIMIT_BYTES, MAX_UPLOAD_BYTES, ROUTES, UNMATCHED_ROUTE};
+pub use server::{serve_with, ServeOptions, DEFAULT_IDLE_TIMEOUT};
 
 /// What the service's handlers share.
 #[derive(Clone)]
@@ -63,15 +67,14 @@ pub fn router(state: ClassifierState) -> axum::Router {
     routes::build(state)
 }
 
-/// Serves the classifier on `listener` until `shutdown` resolves, then lets in-flight requests finish.
+/// Serves the classifier on `listener` with the default [`ServeOptions`] until `shutdown`
+/// resolves, then lets in-flight requests finish.
 pub async fn serve(
     listener: TcpListener,
     state: ClassifierState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    serve_with(listener, state, ServeOptions::default(), shutdown).await
 }
 
 /// A classifier running in this process on a loopback port. Dropping it stops the server.
@@ -107,16 +110,26 @@ impl Drop for LocalClassifier {
 
 /// Binds 127.0.0.1 on an ephemeral port and serves the classifier on the current runtime.
 pub async fn spawn_local() -> std::io::Result<LocalClassifier> {
+    spawn_local_with(ServeOptions::default()).await
+}
+
+/// [`spawn_local`] with `options` (tests use a short idle timeout).
+pub async fn spawn_local_with(options: ServeOptions) -> std::io::Result<LocalClassifier> {
     let listener = TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0)).await?;
     let addr = listener.local_addr()?;
     let state = ClassifierState::new();
     let counters = state.counters.clone();
     let shutdown = CancellationToken::new();
     let stop = shutdown.clone();
-    let task =
-        tokio::spawn(
-            async move { serve(listener, state, async move { stop.cancelled().await }).await },
-        );
+    let task = tokio::spawn(async move {
+        serve_with(
+            listener,
+            state,
+            options,
+            async move { stop.cancelled().await },
+        )
+        .await
+    });
     Ok(LocalClassifier {
         addr,
         counters,
@@ -127,3 +140,6 @@ pub async fn spawn_local() -> std::io::Result<LocalClassifier> {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod tests_conn;

@@ -9,8 +9,10 @@
 use std::io::Cursor;
 
 use image::imageops::FilterType;
-use image::{DynamicImage, ImageReader, Limits};
+use image::{DynamicImage, ImageFormat, ImageReader, Limits};
 use serde::Serialize;
+
+use super::jpeg::Completeness;
 
 /// The side of the square model input.
 pub const INPUT_SIZE: u32 = 224;
@@ -89,6 +91,13 @@ pub enum ClassifyError {
     UnknownFormat,
     #[error("Invalid image file: {0}")]
     Decode(String),
+    /// A JPEG whose image data stops before its end marker: Pillow's `OSError` text, without
+    /// the count of bytes its decoder had buffered (that count is Pillow's internal state).
+    #[error("Invalid image file: image file is truncated")]
+    Truncated,
+    /// A JPEG that stops inside its headers (Pillow's `OSError('Truncated File Read')`).
+    #[error("Invalid image file: Truncated File Read")]
+    TruncatedHeader,
     #[error("Image dimensions {width}x{height} exceed the maximum of {max}x{max}")]
     TooLarge { width: u32, height: u32, max: u32 },
 }
@@ -146,8 +155,15 @@ fn decode(bytes: &[u8]) -> Result<DynamicImage, ClassifyError> {
     let reader = ImageReader::new(Cursor::new(bytes))
         .with_guessed_format()
         .map_err(|e| ClassifyError::Decode(e.to_string()))?;
-    if reader.format().is_none() {
-        return Err(ClassifyError::UnknownFormat);
+    match reader.format() {
+        None => return Err(ClassifyError::UnknownFormat),
+        // The `image` crate decodes a cut JPEG (grey where data is missing); Pillow refuses it.
+        Some(ImageFormat::Jpeg) => match super::jpeg::completeness(bytes) {
+            Completeness::Complete => {}
+            Completeness::DataCut => return Err(ClassifyError::Truncated),
+            Completeness::HeaderCut => return Err(ClassifyError::TruncatedHeader),
+        },
+        Some(_) => {}
     }
     let (width, height) = reader
         .into_dimensions()

@@ -12,12 +12,12 @@ use super::*;
 
 const BOUNDARY: &str = "skeintestboundary7MA4YWxk";
 
-enum Part<'a> {
+pub(super) enum Part<'a> {
     File(&'a str, &'a [u8]),
     Text(&'a str, &'a str),
 }
 
-fn multipart_body(parts: &[Part]) -> Vec<u8> {
+pub(super) fn multipart_body(parts: &[Part]) -> Vec<u8> {
     let mut out = Vec::new();
     for part in parts {
         out.extend_from_slice(format!("--{BOUNDARY}\r\n").as_bytes());
@@ -45,7 +45,7 @@ fn multipart_body(parts: &[Part]) -> Vec<u8> {
     out
 }
 
-fn classify_request(parts: &[Part]) -> Request<Body> {
+pub(super) fn classify_request(parts: &[Part]) -> Request<Body> {
     Request::post("/api/v1/classify")
         .header(
             header::CONTENT_TYPE,
@@ -55,7 +55,7 @@ fn classify_request(parts: &[Part]) -> Request<Body> {
         .unwrap()
 }
 
-fn jpeg(side: u32, seed: u32) -> Vec<u8> {
+pub(super) fn jpeg(side: u32, seed: u32) -> Vec<u8> {
     let img = image::RgbImage::from_fn(side, side, |x, y| {
         let v = (x * 31 + y * 17 + seed * 101) % 256;
         image::Rgb([v as u8, (v * 3 % 256) as u8, (255 - v) as u8])
@@ -65,7 +65,7 @@ fn jpeg(side: u32, seed: u32) -> Vec<u8> {
     out.into_inner()
 }
 
-async fn send(state: &ClassifierState, req: Request<Body>) -> (StatusCode, Value) {
+pub(super) async fn send(state: &ClassifierState, req: Request<Body>) -> (StatusCode, Value) {
     let response = router(state.clone()).oneshot(req).await.unwrap();
     let status = response.status();
     let body = response.into_body().collect().await.unwrap().to_bytes();
