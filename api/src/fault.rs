@@ -97,7 +97,7 @@ pub(crate) fn before_head(
             // header syntax hyper is stricter about): no Python text exists for it.
             format!(
                 "HTTPException({})",
-                pyerr::py_repr(&crate::session::error_chain(e))
+                pyerr::str_repr(&crate::session::error_chain(e))
             )
         }
         None => pyerr::REMOTE_DISCONNECTED.to_string(),

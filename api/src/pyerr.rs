@@ -9,8 +9,9 @@
 use std::io;
 use std::time::Duration;
 
-/// Python's `repr(str)`: single quotes unless the text has a single quote and no double one.
-pub(crate) fn py_repr(s: &str) -> String {
+/// Python's `repr(str)`: single quotes unless the text has `'` and no `"`, backslash escapes
+/// for the quote, `\\`, `\t`, `\n`, `\r` and non-printable characters.
+pub fn str_repr(s: &str) -> String {
     let quote = if s.contains('\'') && !s.contains('"') {
         '"'
     } else {
@@ -28,15 +29,39 @@ pub(crate) fn py_repr(s: &str) -> String {
                 out.push('\\');
                 out.push(c);
             }
-            // Controls (and latin-1 controls, as `http.client` decodes lines as latin-1).
-            c if (c as u32) < 0x20 || (0x7f..0xa0).contains(&(c as u32)) => {
-                out.push_str(&format!("\\x{:02x}", c as u32));
+            c if !is_printable(c) => {
+                let v = c as u32;
+                if v < 0x100 {
+                    out.push_str(&format!("\\x{v:02x}"));
+                } else if v < 0x10000 {
+                    out.push_str(&format!("\\u{v:04x}"));
+                } else {
+                    out.push_str(&format!("\\U{v:08x}"));
+                }
             }
             c => out.push(c),
         }
     }
     out.push(quote);
     out
+}
+
+/// An approximation of Python's `str.isprintable` for one character: control characters,
+/// separators other than the space, and the common format characters are not printable.
+/// (Unassigned code points, which Python also escapes, are not detected.)
+fn is_printable(c: char) -> bool {
+    let v = c as u32;
+    if c == ' ' {
+        return true;
+    }
+    if c.is_control() {
+        return false;
+    }
+    !matches!(v,
+        0xA0 | 0xAD | 0x1680 | 0x2000..=0x200F | 0x2028..=0x202F | 0x205F..=0x2064
+        | 0x2066..=0x206F | 0x3000 | 0xFEFF | 0xFFF9..=0xFFFB
+        | 0x600..=0x605 | 0x61C | 0x6DD | 0x70F | 0xD800..=0xDFFF | 0xE000..=0xF8FF
+    )
 }
 
 /// A timeout value as Python prints the number a scenario passed (`2`, `1.5`).
@@ -66,7 +91,7 @@ pub(crate) fn os_error(code: i32) -> String {
     let strerror = text
         .strip_suffix(&format!(" (os error {code})"))
         .unwrap_or(&text);
-    format!("{class}({code}, {})", py_repr(strerror))
+    format!("{class}({code}, {})", str_repr(strerror))
 }
 
 /// An `io::Error` as the Python exception the same failure raises; `None` when it is not an
@@ -78,7 +103,7 @@ pub(crate) fn io_error(e: &io::Error) -> Option<String> {
 /// `urllib3`'s pool name in timeout texts.
 fn pool(https: bool, host: &str, port: u16) -> String {
     let kind = if https { "HTTPS" } else { "HTTP" };
-    format!("{kind}ConnectionPool(host={}, port={port})", py_repr(host))
+    format!("{kind}ConnectionPool(host={}, port={port})", str_repr(host))
 }
 
 /// No answer within the timeout (while waiting for the status line, or a TLS handshake).
@@ -88,14 +113,14 @@ pub(crate) fn read_timeout(https: bool, host: &str, port: u16, t: Duration) -> S
         pool(https, host, port),
         py_seconds(t)
     );
-    format!("ReadTimeout(ReadTimeoutError({}))", py_repr(&msg))
+    format!("ReadTimeout(ReadTimeoutError({}))", str_repr(&msg))
 }
 
 /// The body stalled for longer than the timeout (requests raises `ConnectionError` there,
 /// which Locust unwraps to urllib3's error, whose text has no timeout value).
 pub(crate) fn body_read_timeout(https: bool, host: &str, port: u16) -> String {
     let msg = format!("{}: Read timed out.", pool(https, host, port));
-    format!("ReadTimeoutError({})", py_repr(&msg))
+    format!("ReadTimeoutError({})", str_repr(&msg))
 }
 
 /// TCP connect did not complete in time. The connection object's address is masked as
@@ -109,8 +134,8 @@ pub(crate) fn connect_timeout(https: bool, host: &str, port: u16, t: Duration) -
     );
     format!(
         "ConnectTimeoutError(<{kind}Connection(host={}, port={port}) at 0x....>, {})",
-        py_repr(host),
-        py_repr(&msg)
+        str_repr(host),
+        str_repr(&msg)
     )
 }
 
@@ -125,7 +150,7 @@ pub(crate) fn resolve_error(message: &str) -> String {
         "Servname not supported for ai_socktype" => -8,
         _ => -2,
     };
-    format!("gaierror({code}, {})", py_repr(message))
+    format!("gaierror({code}, {})", str_repr(message))
 }
 
 /// The connection ended cleanly (or could not be written) before a status line arrived.
@@ -144,7 +169,7 @@ pub(crate) fn body_broken(os: &str) -> String {
     let msg = format!("Connection broken: {os}");
     format!(
         "ChunkedEncodingError(ProtocolError({}, {os}))",
-        py_repr(&msg)
+        str_repr(&msg)
     )
 }
 
@@ -154,21 +179,21 @@ pub(crate) fn incomplete_read(read: u64, expected_more: u64) -> String {
     let msg = format!("Connection broken: {inner}");
     format!(
         "ChunkedEncodingError(ProtocolError({}, {inner}))",
-        py_repr(&msg)
+        str_repr(&msg)
     )
 }
 
 /// `http.client`'s verdict on a status line it cannot parse (the line as received, latin-1).
 pub(crate) fn bad_status_line(line: &[u8]) -> String {
     let line: String = line.iter().map(|&b| b as char).collect();
-    format!("BadStatusLine({})", py_repr(&line))
+    format!("BadStatusLine({})", str_repr(&line))
 }
 
 /// A status or header line longer than `http.client`'s 65536 bytes.
 pub(crate) fn line_too_long(what: &str) -> String {
     format!(
         "LineTooLong({})",
-        py_repr(&format!("got more than 65536 bytes when reading {what}"))
+        str_repr(&format!("got more than 65536 bytes when reading {what}"))
     )
 }
 
@@ -181,8 +206,8 @@ pub(crate) fn decode_error(encoding: &str, zlib: &str) -> String {
         format!("Received response with content-encoding: {encoding}, but failed to decode it.");
     format!(
         "ContentDecodingError(DecodeError({}, error({})))",
-        py_repr(&msg),
-        py_repr(&format!("Error -3 while decompressing data: {zlib}"))
+        str_repr(&msg),
+        str_repr(&format!("Error -3 while decompressing data: {zlib}"))
     )
 }
 

@@ -235,7 +235,7 @@ impl Request {
             Err(e) => {
                 let failure = Failure::Connection(format!(
                     "InvalidURL({})",
-                    crate::pyerr::py_repr(&format!("Invalid URL {path:?}: {e}"))
+                    crate::pyerr::str_repr(&format!("Invalid URL {path:?}: {e}"))
                 ));
                 return finish(
                     method,

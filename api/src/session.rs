@@ -257,7 +257,7 @@ impl Session {
                 let origin = Origin::of(url).ok_or_else(|| {
                     SendError::fault(format!(
                         "InvalidSchema({})",
-                        pyerr::py_repr(&format!("No connection adapters were found for '{url}'"))
+                        pyerr::str_repr(&format!("No connection adapters were found for '{url}'"))
                     ))
                 })?;
                 connect(origin, options.timeout).await?
@@ -299,7 +299,7 @@ impl Session {
         let mut req = http::Request::new(body);
         *req.method_mut() = method;
         *req.uri_mut() = target.parse().map_err(|e: http::uri::InvalidUri| {
-            SendError::fault(format!("InvalidURL({})", pyerr::py_repr(&e.to_string())))
+            SendError::fault(format!("InvalidURL({})", pyerr::str_repr(&e.to_string())))
         })?;
         *req.headers_mut() = headers;
 
@@ -420,7 +420,7 @@ async fn connect(origin: Origin, timeout: Option<Duration>) -> Result<Connection
     .map_err(|e| {
         SendError::fault(
             pyerr::io_error(&e)
-                .unwrap_or_else(|| format!("OSError({})", pyerr::py_repr(&e.to_string()))),
+                .unwrap_or_else(|| format!("OSError({})", pyerr::str_repr(&e.to_string()))),
         )
     })?;
     let _ = tcp.set_nodelay(true);
@@ -444,7 +444,7 @@ async fn connect(origin: Origin, timeout: Option<Duration>) -> Result<Connection
     let state = SharedWire::default();
     let (sender, driver) = http1::handshake(TokioIo::new(Wire::new(io, state.clone())))
         .await
-        .map_err(|e| SendError::fault(format!("OSError({})", pyerr::py_repr(&error_chain(&e)))))?;
+        .map_err(|e| SendError::fault(format!("OSError({})", pyerr::str_repr(&error_chain(&e)))))?;
     let host_header = HeaderValue::from_str(&origin.host_header()).ok();
     Ok(Connection {
         origin,
@@ -458,7 +458,7 @@ async fn connect(origin: Origin, timeout: Option<Duration>) -> Result<Connection
 /// A TLS failure: Python's `ssl` texts (OpenSSL's) have no rustls equivalent, so the class
 /// is Python's and the message rustls's.
 fn ssl_error(message: &str) -> String {
-    format!("SSLError({})", pyerr::py_repr(message))
+    format!("SSLError({})", pyerr::str_repr(message))
 }
 
 /// Whether a kept-alive connection is still usable. The connection is only driven while a
