@@ -137,6 +137,26 @@ impl<T> Wire<T> {
     }
 
     /// Progress was made: the socket timeout starts again.
+    /// A write's outcome: progress stops the stall timer, a failure is remembered (it tells
+    /// which Python text the fault gets), and a pending write runs the timer.
+    fn after_write(
+        &mut self,
+        cx: &mut Context<'_>,
+        polled: Poll<io::Result<usize>>,
+    ) -> Poll<io::Result<usize>> {
+        match polled {
+            Poll::Ready(Ok(n)) => {
+                self.progressed();
+                Poll::Ready(Ok(n))
+            }
+            Poll::Ready(Err(e)) => {
+                lock(&self.state).write_failed = true;
+                Poll::Ready(Err(e))
+            }
+            Poll::Pending => self.pending(cx).map(Err),
+        }
+    }
+
     fn progressed(&mut self) {
         self.timer = None;
     }
@@ -196,17 +216,8 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Wire<T> {
         cx: &mut Context<'_>,
         data: &[u8],
     ) -> Poll<io::Result<usize>> {
-        match Pin::new(&mut self.inner).poll_write(cx, data) {
-            Poll::Ready(Ok(n)) => {
-                self.progressed();
-                Poll::Ready(Ok(n))
-            }
-            Poll::Ready(Err(e)) => {
-                lock(&self.state).write_failed = true;
-                Poll::Ready(Err(e))
-            }
-            Poll::Pending => self.pending(cx).map(Err),
-        }
+        let polled = Pin::new(&mut self.inner).poll_write(cx, data);
+        self.after_write(cx, polled)
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -222,17 +233,8 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Wire<T> {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        match Pin::new(&mut self.inner).poll_write_vectored(cx, bufs) {
-            Poll::Ready(Ok(n)) => {
-                self.progressed();
-                Poll::Ready(Ok(n))
-            }
-            Poll::Ready(Err(e)) => {
-                lock(&self.state).write_failed = true;
-                Poll::Ready(Err(e))
-            }
-            Poll::Pending => self.pending(cx).map(Err),
-        }
+        let polled = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        self.after_write(cx, polled)
     }
 
     fn is_write_vectored(&self) -> bool {

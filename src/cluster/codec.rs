@@ -94,19 +94,7 @@ impl Frame<ToMaster> {
     }
 
     pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
-        let (message_type, data, node_id) = open(bytes)?;
-        match decode::to_master(&message_type, &data) {
-            Ok(Some(message)) => Ok(Frame { message, node_id }),
-            Ok(None) => Err(DecodeError::UnknownType {
-                message_type,
-                node_id,
-            }),
-            Err((message_type, problem)) => Err(DecodeError::Payload {
-                message_type,
-                node_id,
-                problem,
-            }),
-        }
+        decode_frame(bytes, decode::to_master)
     }
 }
 
@@ -120,19 +108,7 @@ impl Frame<ToWorker> {
     }
 
     pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
-        let (message_type, data, node_id) = open(bytes)?;
-        match decode::to_worker(&message_type, &data) {
-            Ok(Some(message)) => Ok(Frame { message, node_id }),
-            Ok(None) => Err(DecodeError::UnknownType {
-                message_type,
-                node_id,
-            }),
-            Err((message_type, problem)) => Err(DecodeError::Payload {
-                message_type,
-                node_id,
-                problem,
-            }),
-        }
+        decode_frame(bytes, decode::to_worker)
     }
 }
 
@@ -141,6 +117,26 @@ fn envelope(message_type: &str, data: Value, node_id: &str) -> Vec<u8> {
 }
 
 /// The envelope: exactly three elements, type and node id as strings.
+/// Opens the envelope and decodes its payload with `payload`, naming the sender in every error.
+fn decode_frame<M>(
+    bytes: &[u8],
+    payload: fn(&str, &Value) -> decode::Decoded<M>,
+) -> Result<Frame<M>, DecodeError> {
+    let (message_type, data, node_id) = open(bytes)?;
+    match payload(&message_type, &data) {
+        Ok(Some(message)) => Ok(Frame { message, node_id }),
+        Ok(None) => Err(DecodeError::UnknownType {
+            message_type,
+            node_id,
+        }),
+        Err((message_type, problem)) => Err(DecodeError::Payload {
+            message_type,
+            node_id,
+            problem,
+        }),
+    }
+}
+
 fn open(bytes: &[u8]) -> Result<(String, Value, String), DecodeError> {
     let Value::Array(items) = Value::decode(bytes)? else {
         return Err(DecodeError::NotAnEnvelope("not an array".into()));

@@ -8,7 +8,7 @@ use super::super::message::*;
 use super::super::value::Value;
 use super::PayloadError;
 
-type Decoded<M> = Result<Option<M>, (&'static str, PayloadError)>;
+pub(super) type Decoded<M> = Result<Option<M>, (&'static str, PayloadError)>;
 
 /// A worker's message, `None` for a type Locust does not define in this direction.
 pub(super) fn to_master(message_type: &str, data: &Value) -> Decoded<ToMaster> {
