@@ -10,6 +10,7 @@ pub mod counts;
 pub mod entry;
 pub mod errors;
 pub mod pyfmt;
+pub mod skew;
 pub mod table;
 
 #[cfg(test)]
