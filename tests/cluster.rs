@@ -7,3 +7,6 @@ mod support;
 
 #[path = "cluster/interop.rs"]
 mod interop;
+
+#[path = "cluster/faults.rs"]
+mod faults;

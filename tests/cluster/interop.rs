@@ -25,10 +25,27 @@ fn skein_workers_under_a_locust_master() {
         locust_cmd(
             &locust,
             &[
-                "--master", "--headless", "-u", "6", "-r", "6", "-t", "6s",
-                "--expect-workers", "2", "--expect-workers-max-wait", "60",
-                "--master-bind-host", "127.0.0.1", "--master-bind-port", &port,
-                "-H", &host, "--csv", prefix, "ThroughputUser",
+                "--master",
+                "--headless",
+                "-u",
+                "6",
+                "-r",
+                "6",
+                "-t",
+                "6s",
+                "--expect-workers",
+                "2",
+                "--expect-workers-max-wait",
+                "60",
+                "--master-bind-host",
+                "127.0.0.1",
+                "--master-bind-port",
+                &port,
+                "-H",
+                &host,
+                "--csv",
+                prefix,
+                "ThroughputUser",
             ],
         ),
     );
@@ -36,7 +53,13 @@ fn skein_workers_under_a_locust_master() {
         .map(|i| {
             Proc::start(
                 &format!("skein worker {i}"),
-                skein_cmd(&["--worker", "--master-host", "127.0.0.1", "--master-port", &port]),
+                skein_cmd(&[
+                    "--worker",
+                    "--master-host",
+                    "127.0.0.1",
+                    "--master-port",
+                    &port,
+                ]),
             )
         })
         .collect();
@@ -72,8 +95,18 @@ fn a_locust_master_web_ui_drives_skein_workers() {
         locust_cmd(
             &locust,
             &[
-                "--master", "--master-bind-host", "127.0.0.1", "--master-bind-port", &port,
-                "--web-host", "127.0.0.1", "--web-port", &web_port, "-H", &host, "ThroughputUser",
+                "--master",
+                "--master-bind-host",
+                "127.0.0.1",
+                "--master-bind-port",
+                &port,
+                "--web-host",
+                "127.0.0.1",
+                "--web-port",
+                &web_port,
+                "-H",
+                &host,
+                "ThroughputUser",
             ],
         ),
     );
@@ -130,10 +163,8 @@ fn a_locust_master_web_ui_drives_skein_workers() {
         let stopped = poll(Duration::from_secs(30), || {
             let v = stats()?;
             let ws = v["workers"].as_array()?;
-            (v["state"] == "stopped"
-                && ws.len() == 2
-                && ws.iter().all(|w| w["state"] == "ready"))
-            .then_some(())
+            (v["state"] == "stopped" && ws.len() == 2 && ws.iter().all(|w| w["state"] == "ready"))
+                .then_some(())
         });
         assert!(
             stopped.is_some(),
@@ -169,27 +200,57 @@ fn a_mixed_cluster_under_a_skein_master() {
     let mut master = Proc::start(
         "skein master",
         skein_cmd(&[
-            "--master", "--master-bind-host", "127.0.0.1", "--master-bind-port", &port,
-            "--expect-workers", "2", "--web-host", "127.0.0.1", "--web-port", &web_port,
-            "--autostart", "-u", "4", "-r", "4", "-t", "10s", "--autoquit", "1",
-            "-H", &host, "--csv", prefix, "ThroughputUser",
+            "--master",
+            "--master-bind-host",
+            "127.0.0.1",
+            "--master-bind-port",
+            &port,
+            "--expect-workers",
+            "2",
+            "--web-host",
+            "127.0.0.1",
+            "--web-port",
+            &web_port,
+            "--autostart",
+            "-u",
+            "4",
+            "-r",
+            "4",
+            "-t",
+            "10s",
+            "--autoquit",
+            "1",
+            "-H",
+            &host,
+            "--csv",
+            prefix,
+            "ThroughputUser",
         ]),
     );
     let mut python = Proc::start(
         "locust worker",
         locust_cmd(&locust, &["--worker", "--master-port", &port]),
     );
-    let mut rust = Proc::start("skein worker", skein_cmd(&["--worker", "--master-port", &port]));
+    let mut rust = Proc::start(
+        "skein worker",
+        skein_cmd(&["--worker", "--master-port", &port]),
+    );
     let base = format!("http://127.0.0.1:{web_port}");
     let both = poll(Duration::from_secs(40), || {
         let v = json(&format!("{base}/stats/requests"))?;
         let ws = v["workers"].as_array()?;
         let ok = v["worker_count"] == 2
             && ws.len() == 2
-            && ws.iter().all(|w| w["state"] == "running" && w["user_count"] == 2);
+            && ws
+                .iter()
+                .all(|w| w["state"] == "running" && w["user_count"] == 2);
         ok.then_some(v)
     });
-    assert!(both.is_some(), "both workers run 2 users:\n{}", master.output());
+    assert!(
+        both.is_some(),
+        "both workers run 2 users:\n{}",
+        master.output()
+    );
     let status = master.wait(Duration::from_secs(60));
     let out = master.output();
     assert_eq!(status.code(), Some(1), "failures give exit 1:\n{out}");
@@ -203,11 +264,19 @@ fn a_mixed_cluster_under_a_skein_master() {
     );
     let occurrences: u64 = rows[0].rsplit(',').next().unwrap().parse().unwrap();
     let stats = stats_rows(std::path::Path::new(&format!("{prefix}_stats.csv")));
-    let root = stats.iter().find(|r| r.0 == "GET" && r.1 == "/").expect("GET / row");
+    let root = stats
+        .iter()
+        .find(|r| r.0 == "GET" && r.1 == "/")
+        .expect("GET / row");
     assert_eq!(root.3, occurrences, "every failure in the one row");
     assert!(root.2 > 10, "{root:?}");
     for w in [&mut python, &mut rust] {
         let st = w.wait(Duration::from_secs(30));
-        assert!(matches!(st.code(), Some(0)), "{}: {st:?}\n{}", w.name, w.output());
+        assert!(
+            matches!(st.code(), Some(0)),
+            "{}: {st:?}\n{}",
+            w.name,
+            w.output()
+        );
     }
 }

@@ -61,8 +61,14 @@ impl Proc {
         let mut child = cmd.spawn().unwrap_or_else(|e| panic!("{name}: {e}"));
         let lines = Arc::new(Mutex::new(Vec::new()));
         for stream in [
-            child.stdout.take().map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
-            child.stderr.take().map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
+            child
+                .stdout
+                .take()
+                .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
+            child
+                .stderr
+                .take()
+                .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
         ]
         .into_iter()
         .flatten()
@@ -93,7 +99,13 @@ impl Proc {
     pub fn wait_for(&self, needle: &str, timeout: Duration) {
         let end = Instant::now() + timeout;
         while Instant::now() < end {
-            if self.lines.lock().unwrap().iter().any(|l| l.contains(needle)) {
+            if self
+                .lines
+                .lock()
+                .unwrap()
+                .iter()
+                .any(|l| l.contains(needle))
+            {
                 return;
             }
             std::thread::sleep(Duration::from_millis(50));
@@ -171,7 +183,8 @@ fn serve_conn(conn: std::net::TcpStream, status: &str) {
     use std::io::Write;
     let mut reader = BufReader::new(conn.try_clone().expect("clone"));
     let mut conn = conn;
-    let answer = format!("HTTP/1.1 {status}\r\nContent-Length: 0\r\nContent-Type: text/plain\r\n\r\n");
+    let answer =
+        format!("HTTP/1.1 {status}\r\nContent-Length: 0\r\nContent-Type: text/plain\r\n\r\n");
     loop {
         // Read one request head (the tests' requests have no body).
         let mut head_done = false;
