@@ -187,18 +187,22 @@ fn frames_a_locust_master_dies_on_are_dropped() {
             "100", "-t", "6s", "-H", &host, "--csv", prefix, "ThroughputUser",
         ]),
     );
-    let mut bad = Proc::start(
-        "bad frames",
-        {
-            let mut c = std::process::Command::new(python);
-            c.arg(skein::testing::fixture("interop/bad_frames.py")).arg(&port);
-            c
-        },
-    );
+    // A real worker first, so the test runs while the bad frames arrive.
+    let _w = worker(&port, 0);
+    master.wait_for("1 workers connected", Duration::from_secs(40));
+    let mut bad = Proc::start("bad frames", {
+        let mut c = std::process::Command::new(python);
+        c.arg(skein::testing::fixture("interop/bad_frames.py"))
+            .arg(&port);
+        c
+    });
     let st = bad.wait(Duration::from_secs(30));
     assert!(st.success(), "{}", bad.output());
-    assert!(bad.output().contains("'ack'"), "the master still answers: {}", bad.output());
-    let _w = worker(&port, 0);
+    assert!(
+        bad.output().contains("'ack'"),
+        "the master still answers: {}",
+        bad.output()
+    );
     let status = master.wait(Duration::from_secs(90));
     let out = master.output();
     assert_eq!(status.code(), Some(0), "{out}");
