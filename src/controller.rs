@@ -1,6 +1,6 @@
-//! The web controller: Locust's web API on top of the engine. It implements [`web::Backend`]
-//! with the runner, the statistics hub and the log buffer, and builds the data behind the page
-//! and the HTML report (which a headless `--html` run writes too).
+//! The web controller: Locust's web API on top of a run. It implements [`web::Backend`] with a
+//! [`RunControl`] (a standalone run or a master) and the log buffer, and builds the data behind
+//! the page and the HTML report (which a headless `--html` run writes too).
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -10,13 +10,12 @@ use futures::future::BoxFuture;
 use serde_json::{json, Map, Value};
 use tokio_util::sync::CancellationToken;
 
+use crate::control::{RunControl, RunStatus};
 use crate::engine::hub::HistoryPoint;
-use crate::engine::{
-    wall_clock, ClassPlan, HubHandle, RunState, RunnerHandle, RunnerStatus, Snapshot,
-};
+use crate::engine::{wall_clock, ClassPlan, RunState, StatsView};
 use crate::logging::LogBuffer;
 use crate::report;
-use crate::stats::{RequestStats, StatsEntry};
+use crate::stats::{Exceptions, RequestStats, StatsEntry};
 use crate::web::{self, CsvKind, CsvNameParts, SwarmRequest};
 
 /// Percentiles of the HTML report's response-time table (Locust's report uses these).
@@ -34,8 +33,7 @@ pub struct RunInfo {
 }
 
 pub struct Controller {
-    runner: RunnerHandle,
-    hub: HubHandle,
+    run: Arc<dyn RunControl>,
     logs: LogBuffer,
     info: RunInfo,
     /// The web run-time timer of the current swarm, cancelled by a new swarm or a stop.
@@ -43,10 +41,9 @@ pub struct Controller {
 }
 
 impl Controller {
-    pub fn new(runner: RunnerHandle, hub: HubHandle, logs: LogBuffer, info: RunInfo) -> Arc<Self> {
+    pub fn new(run: Arc<dyn RunControl>, logs: LogBuffer, info: RunInfo) -> Arc<Self> {
         Arc::new(Controller {
-            runner,
-            hub,
+            run,
             logs,
             info,
             run_timer: Mutex::new(None),
@@ -62,15 +59,23 @@ impl Controller {
         }
     }
 
-    async fn snapshot(&self) -> Snapshot {
-        match self.hub.snapshot().await {
-            Some(s) => s,
-            None => Snapshot {
-                stats: RequestStats::new(wall_clock()),
-                exceptions: Default::default(),
-                history: Vec::new(),
-            },
+    /// Runs `f` against the statistics; against empty ones when they are gone (the run is
+    /// ending), so the page still gets an answer.
+    async fn read<R, F>(&self, f: F) -> R
+    where
+        F: FnOnce(&StatsView<'_>) -> R + Clone + Send + 'static,
+        R: Send + 'static,
+    {
+        if let Some(r) = self.run.read(f.clone()).await {
+            return r;
         }
+        let stats = RequestStats::new(wall_clock());
+        let exceptions = Exceptions::default();
+        f(&StatsView {
+            stats: &stats,
+            exceptions: &exceptions,
+            history: &[],
+        })
     }
 }
 
@@ -92,7 +97,8 @@ pub fn task_ratios(classes: &[Arc<ClassPlan>], counts: &BTreeMap<String, u64>) -
 /// The report's "Final ratio": the counts the run had before it stopped (Locust's
 /// `final_user_classes_count`), or the running counts while it runs. Only the classes that ran
 /// are listed when any did (Locust lists the classes of the run, not every class it knows).
-fn final_ratios(classes: &[Arc<ClassPlan>], status: &RunnerStatus) -> Value {
+fn final_ratios(classes: &[Arc<ClassPlan>], status: &RunStatus) -> Value {
+    let status = &status.runner;
     let counts = match status.state {
         RunState::Stopped | RunState::Stopping => &status.final_class_counts,
         _ => &status.class_counts,
@@ -173,10 +179,10 @@ fn percentile_row(e: &StatsEntry) -> Value {
     Value::Object(row)
 }
 
-/// The data of the HTML report (SPEC §3.8), from one snapshot.
+/// The data of the HTML report (SPEC §3.8).
 pub fn report_args(
-    snap: &Snapshot,
-    status: &RunnerStatus,
+    snap: &StatsView<'_>,
+    status: &RunStatus,
     classes: &[Arc<ClassPlan>],
     host: Option<&str>,
 ) -> Value {
@@ -207,8 +213,8 @@ pub fn report_args(
             })
         })
         .collect();
-    let exceptions = report::web::exceptions(&snap.exceptions)["exceptions"].clone();
-    let mut history = history_json(&snap.history);
+    let exceptions = report::web::exceptions(snap.exceptions)["exceptions"].clone();
+    let mut history = history_json(snap.history);
     // Locust adds a last point at the end time when the last sample is older.
     if snap
         .history
@@ -216,7 +222,7 @@ pub fn report_args(
         .is_none_or(|p| p.time.floor() < end.floor())
         && total.num_requests > 0
     {
-        let last = HistoryPoint::sample(stats, end, status.user_count);
+        let last = HistoryPoint::sample(stats, end, status.runner.user_count);
         if let (Value::Array(items), Value::Array(extra)) = (&mut history, history_json(&[last])) {
             items.extend(extra);
         }
@@ -237,15 +243,109 @@ pub fn report_args(
         "history": history,
         "tasks": final_ratios(classes, status),
         // The header shows the most users the run had at once, not the count after the stop.
-        "user_count": status.peak_user_count.max(status.user_count),
+        "user_count": status.runner.peak_user_count.max(status.runner.user_count),
         "show_download_link": false,
+    })
+}
+
+/// `/stats/requests`' `workers` rows.
+pub fn worker_rows(status: &RunStatus) -> Option<Vec<report::web::WorkerRow>> {
+    status.is_distributed.then(|| {
+        status
+            .workers
+            .iter()
+            .map(|w| report::web::WorkerRow {
+                id: w.id.clone(),
+                state: w.state.clone(),
+                user_count: w.user_count,
+                cpu_usage: w.cpu_percent,
+                memory_usage: w.memory_bytes,
+            })
+            .collect()
+    })
+}
+
+/// The page's defaults and files, as the index template shows them.
+#[derive(Debug, Clone, Default)]
+pub struct PageDefaults {
+    pub num_users: Option<u64>,
+    pub spawn_rate: Option<f64>,
+    pub run_time_secs: Option<u64>,
+    pub stats_history_enabled: bool,
+}
+
+/// The index template args (SPEC §4.4).
+pub fn index_args(
+    v: &StatsView<'_>,
+    status: &RunStatus,
+    classes: &[Arc<ClassPlan>],
+    page: &PageDefaults,
+) -> Value {
+    let st = &status.runner;
+    let names: Vec<&str> = {
+        let mut n: Vec<&str> = classes.iter().map(|c| c.name.as_str()).collect();
+        n.sort();
+        n
+    };
+    let tasks: BTreeMap<&str, Vec<String>> = classes
+        .iter()
+        .map(|c| {
+            let list = c
+                .tasks
+                .iter()
+                .enumerate()
+                .flat_map(|(i, t)| {
+                    std::iter::repeat_n(crate::engine::class::task_name(t, i), t.weight.max(1))
+                })
+                .collect();
+            (c.name.as_str(), list)
+        })
+        .collect();
+    let users: Map<String, Value> = classes
+        .iter()
+        .map(|c| {
+            let task_names: Vec<String> = c.task_ratios().into_iter().map(|(n, _)| n).collect();
+            (
+                c.name.clone(),
+                json!({"fixed_count": 0, "host": c.host, "tasks": task_names, "weight": c.weight}),
+            )
+        })
+        .collect();
+    json!({
+        "available_shape_classes": ["Default"],
+        "available_user_classes": names,
+        "available_user_tasks": tasks,
+        "extra_options": {},
+        "hide_common_options": false,
+        "history": history_json(v.history),
+        "host": st.host,
+        "is_distributed": status.is_distributed,
+        "is_host_required": false,
+        "locustfile": "skein",
+        "missing_host_warning": false,
+        "num_users": page.num_users,
+        "override_host_warning": false,
+        "percentiles_to_chart": [0.5, 0.95],
+        "percentiles_to_statistics": [0.95, 0.99],
+        "profile": Value::Null,
+        "run_time": page.run_time_secs,
+        "shape_use_common_options": false,
+        "show_userclass_picker": true,
+        "spawn_rate": page.spawn_rate,
+        "state": st.state.as_str(),
+        "stats_history_enabled": page.stats_history_enabled,
+        "tasks": "{}",
+        "user_count": st.user_count,
+        "users": users,
+        "version": crate::config::VERSION,
+        "worker_count": status.workers.len(),
     })
 }
 
 impl web::Backend for Controller {
     fn swarm(&self, req: SwarmRequest) -> BoxFuture<'_, Result<(), String>> {
         Box::pin(async move {
-            self.runner
+            self.run
                 .start(
                     req.user_count,
                     req.spawn_rate,
@@ -256,16 +356,13 @@ impl web::Backend for Controller {
             // Locust ignores a zero run time (`if run_time:`).
             let timer = req.run_time.filter(|t| !t.is_zero()).map(|t| {
                 let token = CancellationToken::new();
-                let (runner, cancel, autoquit) = (
-                    self.runner.clone(),
-                    token.clone(),
-                    self.info.autoquit.clone(),
-                );
+                let (run, cancel, autoquit) =
+                    (self.run.clone(), token.clone(), self.info.autoquit.clone());
                 tokio::spawn(async move {
                     tokio::select! {
                         _ = tokio::time::sleep(t) => {
                             tracing::info!("--run-time limit reached, stopping test");
-                            runner.stop().await;
+                            run.stop().await;
                             if let Some((after, quit)) = autoquit {
                                 tokio::time::sleep(Duration::from_secs(after)).await;
                                 tracing::info!("--autoquit time reached, shutting down");
@@ -285,53 +382,59 @@ impl web::Backend for Controller {
     fn stop(&self) -> BoxFuture<'_, ()> {
         Box::pin(async move {
             self.replace_timer(None);
-            self.runner.stop().await;
+            self.run.stop().await;
         })
     }
 
     fn reset_stats(&self) -> BoxFuture<'_, ()> {
-        Box::pin(async move { self.hub.reset(wall_clock()) })
+        Box::pin(async move { self.run.reset_stats(wall_clock()) })
     }
 
     fn stats_requests(&self) -> BoxFuture<'_, Value> {
         Box::pin(async move {
-            let snap = self.snapshot().await;
-            let st = self.runner.status();
-            report::web::stats_requests(
-                &snap.stats,
-                wall_clock(),
-                st.state.as_str(),
-                st.user_count,
-                None,
-            )
+            let st = self.run.status();
+            self.read(move |v| {
+                let workers = worker_rows(&st);
+                report::web::stats_requests(
+                    v.stats,
+                    wall_clock(),
+                    st.runner.state.as_str(),
+                    st.runner.user_count,
+                    workers.as_deref(),
+                )
+            })
+            .await
         })
     }
 
     fn exceptions(&self) -> BoxFuture<'_, Value> {
-        Box::pin(async move { report::web::exceptions(&self.snapshot().await.exceptions) })
+        Box::pin(async move { self.read(|v| report::web::exceptions(v.exceptions)).await })
     }
 
     fn tasks(&self) -> BoxFuture<'_, Value> {
-        Box::pin(
-            async move { task_ratios(self.runner.classes(), &self.runner.status().class_counts) },
-        )
+        Box::pin(async move {
+            task_ratios(self.run.classes(), &self.run.status().runner.class_counts)
+        })
     }
 
     fn logs(&self) -> BoxFuture<'_, Value> {
-        Box::pin(async move { json!({"master": self.logs.lines(), "workers": {}}) })
+        Box::pin(async move {
+            json!({"master": self.logs.lines(), "workers": self.run.worker_logs()})
+        })
     }
 
     fn worker_count(&self) -> BoxFuture<'_, u64> {
-        Box::pin(async { 0 })
+        Box::pin(async move { self.run.status().workers.len() as u64 })
     }
 
     fn csv(&self, kind: CsvKind) -> BoxFuture<'_, Option<String>> {
         Box::pin(async move {
-            let snap = self.snapshot().await;
             match kind {
-                CsvKind::Requests => Some(report::csv::stats_csv(&snap.stats)),
-                CsvKind::Failures => Some(report::csv::failures_csv(&snap.stats)),
-                CsvKind::Exceptions => Some(report::csv::exceptions_csv(&snap.exceptions)),
+                CsvKind::Requests => Some(self.read(|v| report::csv::stats_csv(v.stats)).await),
+                CsvKind::Failures => Some(self.read(|v| report::csv::failures_csv(v.stats)).await),
+                CsvKind::Exceptions => {
+                    Some(self.read(|v| report::csv::exceptions_csv(v.exceptions)).await)
+                }
                 CsvKind::FullHistory => {
                     let path = self.info.csv_history_path.clone()?;
                     tokio::fs::read_to_string(path).await.ok()
@@ -342,101 +445,54 @@ impl web::Backend for Controller {
 
     fn report_args(&self) -> BoxFuture<'_, Value> {
         Box::pin(async move {
-            let snap = self.snapshot().await;
-            let st = self.runner.status();
-            report_args(&snap, &st, self.runner.classes(), st.host.as_deref())
+            let st = self.run.status();
+            let classes = self.run.classes().to_vec();
+            self.read(move |v| {
+                let host = st.runner.host.clone();
+                report_args(v, &st, &classes, host.as_deref())
+            })
+            .await
         })
     }
 
     fn index_args(&self) -> BoxFuture<'_, Value> {
         Box::pin(async move {
-            let snap = self.snapshot().await;
-            let st = self.runner.status();
-            let classes = self.runner.classes();
-            let names: Vec<&str> = {
-                let mut n: Vec<&str> = classes.iter().map(|c| c.name.as_str()).collect();
-                n.sort();
-                n
+            let st = self.run.status();
+            let classes = self.run.classes().to_vec();
+            let page = PageDefaults {
+                num_users: self.info.num_users,
+                spawn_rate: self.info.spawn_rate,
+                run_time_secs: self.info.run_time.map(|t| t.as_secs()),
+                stats_history_enabled: self.info.csv_history_path.is_some(),
             };
-            let tasks: BTreeMap<&str, Vec<String>> = classes
-                .iter()
-                .map(|c| {
-                    let list = c
-                        .tasks
-                        .iter()
-                        .enumerate()
-                        .flat_map(|(i, t)| {
-                            std::iter::repeat_n(
-                                crate::engine::class::task_name(t, i),
-                                t.weight.max(1),
-                            )
-                        })
-                        .collect();
-                    (c.name.as_str(), list)
-                })
-                .collect();
-            let users: Map<String, Value> = classes
-                .iter()
-                .map(|c| {
-                    let task_names: Vec<String> = c.task_ratios().into_iter().map(|(n, _)| n).collect();
-                    (c.name.clone(), json!({"fixed_count": 0, "host": c.host, "tasks": task_names, "weight": c.weight}))
-                })
-                .collect();
-            json!({
-                "available_shape_classes": ["Default"],
-                "available_user_classes": names,
-                "available_user_tasks": tasks,
-                "extra_options": {},
-                "hide_common_options": false,
-                "history": history_json(&snap.history),
-                "host": st.host,
-                "is_distributed": false,
-                "is_host_required": false,
-                "locustfile": "skein",
-                "missing_host_warning": false,
-                "num_users": self.info.num_users,
-                "override_host_warning": false,
-                "percentiles_to_chart": [0.5, 0.95],
-                "percentiles_to_statistics": [0.95, 0.99],
-                "profile": Value::Null,
-                "run_time": self.info.run_time.map(|t| t.as_secs()),
-                "shape_use_common_options": false,
-                "show_userclass_picker": true,
-                "spawn_rate": self.info.spawn_rate,
-                "state": st.state.as_str(),
-                "stats_history_enabled": self.info.csv_history_path.is_some(),
-                "tasks": "{}",
-                "user_count": st.user_count,
-                "users": users,
-                "version": crate::config::VERSION,
-                "worker_count": 0,
-            })
+            self.read(move |v| index_args(v, &st, &classes, &page)).await
         })
     }
 
     fn csv_name_parts(&self) -> BoxFuture<'_, CsvNameParts> {
         Box::pin(async move {
-            let snap = self.snapshot().await;
+            let start = self.read(|v| v.stats.total().start_time).await;
             CsvNameParts {
-                start_time: web::format_safe_timestamp(snap.stats.total().start_time),
+                start_time: web::format_safe_timestamp(start),
                 locustfile: "skein".to_string(),
-                host: self.runner.status().host,
+                host: self.run.status().runner.host,
             }
         })
     }
 
     fn host(&self) -> BoxFuture<'_, Option<String>> {
-        Box::pin(async move { self.runner.status().host })
+        Box::pin(async move { self.run.status().runner.host })
     }
 
     fn user_class_count(&self) -> BoxFuture<'_, Option<usize>> {
-        Box::pin(async move { Some(self.runner.classes().len()) })
+        Box::pin(async move { Some(self.run.classes().len()) })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::RunnerStatus;
     use goose::prelude::*;
     use skein_api::UserClass;
 
@@ -498,7 +554,7 @@ mod tests {
 
     #[test]
     fn the_report_shows_the_final_mix_and_the_peak_users() {
-        let status = RunnerStatus {
+        let status = RunStatus::local(RunnerStatus {
             state: RunState::Stopped,
             user_count: 0,
             class_counts: counts(&[("HeavyUser", 0), ("LightUser", 0), ("IdleUser", 0)]),
@@ -507,13 +563,15 @@ mod tests {
             host: None,
             peak_user_count: 4,
             final_class_counts: counts(&[("HeavyUser", 1), ("LightUser", 1), ("IdleUser", 0)]),
+        });
+        let stats = RequestStats::new(1_000.0);
+        let exceptions = Exceptions::default();
+        let view = StatsView {
+            stats: &stats,
+            exceptions: &exceptions,
+            history: &[],
         };
-        let snap = Snapshot {
-            stats: RequestStats::new(1_000.0),
-            exceptions: Default::default(),
-            history: Vec::new(),
-        };
-        let v = report_args(&snap, &status, &classes(), None);
+        let v = report_args(&view, &status, &classes(), None);
         assert_eq!(v["user_count"], json!(4));
         let per_class = v["tasks"]["per_class"].as_object().unwrap();
         // Only the two classes that ran, half each.
