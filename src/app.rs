@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 use crate::classifier;
 use crate::config::Settings;
 use crate::control::{LocalRun, RunControl};
-use crate::controller::{self, Controller, RunInfo};
+use crate::controller::{Controller, RunInfo};
 use crate::engine::{self, wall_clock, RunnerSetup, SessionFactory};
 use crate::logging::LogBuffer;
 use crate::output::{self, OutputPlan, Outputs};
@@ -189,7 +189,7 @@ pub async fn finish(run: &Run, paths: &output::OutputPaths, outputs_ok: bool) ->
         .control
         .read(move |v| FinalTexts {
             html: html.then(|| {
-                let args = controller::report_args(v, &status, &classes, host.as_deref());
+                let args = report::page::report_args(v, &status, &classes, host.as_deref());
                 web::render_report(&args)
             }),
             json: report::json::entries_json(v.stats),

@@ -312,8 +312,7 @@ pub fn check_writable(path: &Path) -> io::Result<()> {
 }
 
 /// Samples the chart history every 5 s while users run (Locust's `stats.history`).
-pub fn spawn_history(run: Arc<dyn RunControl>, stop: CancellationToken,
-) -> JoinHandle<()> {
+pub fn spawn_history(run: Arc<dyn RunControl>, stop: CancellationToken) -> JoinHandle<()> {
     tokio::spawn(async move {
         let mut ticker = tokio::time::interval(HISTORY_INTERVAL);
         loop {
@@ -346,10 +345,7 @@ pub struct OutputPlan<'a> {
 }
 
 impl Outputs {
-    pub fn start(
-        plan: OutputPlan<'_>,
-        run: &Arc<dyn RunControl>,
-    ) -> Result<Self, CsvError> {
+    pub fn start(plan: OutputPlan<'_>, run: &Arc<dyn RunControl>) -> Result<Self, CsvError> {
         let stop = CancellationToken::new();
         let csv = match plan.csv_prefix {
             Some(prefix) => Some(spawn_csv_writer(

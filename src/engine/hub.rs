@@ -9,7 +9,7 @@ use std::sync::Arc;
 use skein_api::{RequestRecord, RequestSink};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::stats::{Exceptions, Overflowed, RequestStats, StatsLimits};
+use crate::stats::{Exceptions, HistoryPoint, Overflowed, RequestStats, StatsLimits};
 
 /// The statistics at one moment, borrowed from the hub for the length of a read.
 #[derive(Clone, Copy)]
@@ -21,35 +21,6 @@ pub struct StatsView<'a> {
 
 /// A read run on the hub's task; it sends its own result back (see [`HubHandle::read`]).
 pub type StatsReader = Box<dyn FnOnce(&StatsView<'_>) + Send>;
-
-/// One point of the charts (Locust's `stats.history`), sampled every 5 s while users run.
-#[derive(Debug, Clone, PartialEq)]
-pub struct HistoryPoint {
-    pub time: f64,
-    pub current_rps: f64,
-    pub current_fail_per_sec: f64,
-    /// Current (10 s window) p50 and p95; `None` before the window has data.
-    pub p50: Option<i64>,
-    pub p95: Option<i64>,
-    pub total_avg_response_time: f64,
-    pub user_count: u64,
-}
-
-impl HistoryPoint {
-    pub fn sample(stats: &RequestStats, now: f64, user_count: u64) -> Self {
-        let span = stats.span();
-        let total = stats.total();
-        HistoryPoint {
-            time: now,
-            current_rps: total.current_rps(span).as_f64(),
-            current_fail_per_sec: total.current_fail_per_sec(span).as_f64(),
-            p50: total.current_percentile(0.5, now),
-            p95: total.current_percentile(0.95, now),
-            total_avg_response_time: total.avg_response_time(),
-            user_count,
-        }
-    }
-}
 
 enum HubMsg {
     Request(RequestRecord),

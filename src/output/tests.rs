@@ -3,16 +3,19 @@ use crate::control::{FakeRun, RunStatus};
 use crate::engine::{hub, HubHandle, RunState, RunnerStatus};
 
 fn run(hub: &HubHandle) -> Arc<dyn RunControl> {
-    FakeRun::new(hub.clone(), RunStatus::local(RunnerStatus {
-        state: RunState::Running,
-        user_count: 1,
-        class_counts: Default::default(),
-        target: 1,
-        spawn_rate: 1.0,
-        host: None,
-        peak_user_count: 1,
-        final_class_counts: Default::default(),
-    }))
+    FakeRun::new(
+        hub.clone(),
+        RunStatus::local(RunnerStatus {
+            state: RunState::Running,
+            user_count: 1,
+            class_counts: Default::default(),
+            target: 1,
+            spawn_rate: 1.0,
+            host: None,
+            peak_user_count: 1,
+            final_class_counts: Default::default(),
+        }),
+    )
 }
 
 #[test]
