@@ -4,14 +4,16 @@
 //! the way out: the runner is stopped and the hub drained before the last outputs are written.
 
 use std::io::Write;
+use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use tokio_util::sync::CancellationToken;
 
 use crate::classifier;
 use crate::config::Settings;
-use crate::controller::{self, Controller, RunInfo};
-use crate::engine::{self, wall_clock, RunnerHandle, RunnerSetup, SessionFactory};
+use crate::control::{LocalRun, RunControl};
+use crate::controller::{Controller, RunInfo};
+use crate::engine::{self, wall_clock, RunnerSetup, SessionFactory};
 use crate::logging::LogBuffer;
 use crate::output::{self, OutputPlan, Outputs};
 use crate::report;
@@ -53,8 +55,8 @@ pub fn list_classes() -> String {
 /// Everything a run is made of, once set up.
 pub struct Run {
     pub settings: Settings,
-    pub runner: RunnerHandle,
-    pub hub: engine::HubHandle,
+    /// The runner and the statistics, behind the boundary every output and the web UI use.
+    pub control: Arc<dyn RunControl>,
     /// `-H`, or the embedded service's address; `None` when every class names its own host.
     pub host: Option<String>,
     pub logs: LogBuffer,
@@ -118,8 +120,7 @@ impl Run {
         });
         Ok(Run {
             settings,
-            runner,
-            hub,
+            control: LocalRun::new(runner, hub),
             host,
             logs,
             started_at,
@@ -144,15 +145,14 @@ pub async fn run_headless(run: Run, shutdown: CancellationToken) -> Result<i32> 
             csv_full_history: s.csv_full_history,
             console: !s.only_summary,
         },
-        &run.hub,
-        run.runner.subscribe(),
+        &run.control,
     )
     .map_err(|e| exit(EXIT_STARTUP, format!("{e}: {}", e.source)))?;
 
     outputs.first_table_printed().await;
     let users = s.users.unwrap_or(1);
     let rate = s.spawn_rate.unwrap_or(1.0);
-    if let Err(e) = run.runner.start(users, rate, None, None).await {
+    if let Err(e) = run.control.start(users, rate, None, None).await {
         let _ = outputs.finish().await;
         return Err(exit(EXIT_STARTUP, e));
     }
@@ -167,7 +167,7 @@ pub async fn run_headless(run: Run, shutdown: CancellationToken) -> Result<i32> 
         // Locust logs nothing more here (on_signals logged a SIGTERM).
         _ = shutdown.cancelled() => {}
     }
-    run.runner.stop().await;
+    run.control.stop().await;
     // The runner has ended every user, so everything they recorded is in the hub's queue; the
     // outputs' last tick comes after it.
     let outputs_ok = outputs.finish().await;
@@ -180,24 +180,36 @@ pub async fn run_headless(run: Run, shutdown: CancellationToken) -> Result<i32> 
 pub async fn finish(run: &Run, paths: &output::OutputPaths, outputs_ok: bool) -> Result<i32> {
     let s = &run.settings;
     let mut outputs_ok = outputs_ok;
-    let snap = run
-        .hub
-        .snapshot()
+    let status = run.control.status();
+    let classes = run.control.classes().to_vec();
+    let host = run.host.clone();
+    let html = paths.html.is_some();
+    // Everything is built where the statistics live; only the IO happens here.
+    let end = run
+        .control
+        .read(move |v| FinalTexts {
+            html: html.then(|| {
+                let args = report::page::report_args(v, &status, &classes, host.as_deref());
+                web::render_report(&args)
+            }),
+            json: report::json::entries_json(v.stats),
+            failed: !v.stats.errors_in_order().is_empty() || !v.exceptions.is_empty(),
+            summary: format!(
+                "{}{}{}",
+                report::console::stats_table(v.stats, false),
+                report::console::percentiles_table(v.stats),
+                report::console::error_report(v.stats)
+            ),
+        })
         .await
         .context("statistics hub ended early")?;
-    if let Some(path) = &paths.html {
-        let args = controller::report_args(
-            &snap,
-            &run.runner.status(),
-            run.runner.classes(),
-            run.host.as_deref(),
-        );
-        if let Err(e) = output::write_file(path, &web::render_report(&args)) {
+    if let (Some(path), Some(html)) = (&paths.html, &end.html) {
+        if let Err(e) = output::write_file(path, html) {
             tracing::error!("cannot write the HTML report {path}: {e}");
             outputs_ok = false;
         }
     }
-    let json = report::json::entries_json(&snap.stats);
+    let json = end.json;
     // Written before the exit code is decided (Locust writes it just after), so that the
     // code can say whether it failed.
     if let Some(p) = &paths.json_file {
@@ -206,7 +218,7 @@ pub async fn finish(run: &Run, paths: &output::OutputPaths, outputs_ok: bool) ->
             outputs_ok = false;
         }
     }
-    let failed = !snap.stats.errors_in_order().is_empty() || !snap.exceptions.is_empty();
+    let failed = end.failed;
     let code = if !outputs_ok {
         output::EXIT_OUTPUT_FAILED
     } else if failed {
@@ -221,15 +233,17 @@ pub async fn finish(run: &Run, paths: &output::OutputPaths, outputs_ok: bool) ->
         let _ = o.flush();
     }
     if s.json_file.is_none() {
-        let summary = format!(
-            "{}{}{}",
-            report::console::stats_table(&snap.stats, false),
-            report::console::percentiles_table(&snap.stats),
-            report::console::error_report(&snap.stats)
-        );
-        output::print_block(&summary);
+        output::print_block(&end.summary);
     }
     Ok(code)
+}
+
+/// What the end of a run writes and prints, built in one read of the statistics.
+struct FinalTexts {
+    html: Option<String>,
+    json: String,
+    failed: bool,
+    summary: String,
 }
 
 /// The process's whole life after the command line: logging, then the run.
@@ -269,13 +283,11 @@ pub async fn run_web(run: Run, shutdown: CancellationToken) -> Result<i32> {
             csv_full_history: s.csv_full_history,
             console: s.web.print_stats,
         },
-        &run.hub,
-        run.runner.subscribe(),
+        &run.control,
     )
     .map_err(|e| exit(EXIT_STARTUP, format!("{e}: {}", e.source)))?;
     let controller = Controller::new(
-        run.runner.clone(),
-        run.hub.clone(),
+        run.control.clone(),
         run.logs.clone(),
         RunInfo {
             num_users: s.users,
@@ -343,7 +355,7 @@ pub async fn run_web(run: Run, shutdown: CancellationToken) -> Result<i32> {
         r = &mut Box::pin(server) => Some(r),
     };
     tracing::info!("Shutting down");
-    run.runner.stop().await;
+    run.control.stop().await;
     web_stop.cancel();
     let outputs_ok = outputs.finish().await;
     if let Some(r) = server_result {

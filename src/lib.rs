@@ -6,6 +6,7 @@ pub mod app;
 pub mod classifier;
 pub mod cluster;
 pub mod config;
+pub mod control;
 pub mod controller;
 pub mod engine;
 pub mod logging;

@@ -10,15 +10,16 @@
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Seek, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use thiserror::Error;
-use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Settings;
-use crate::engine::{wall_clock, HubHandle, RunState, RunnerStatus, Snapshot};
+use crate::control::RunControl;
+use crate::engine::{wall_clock, RunState, StatsView};
 use crate::report;
 
 pub const CSV_INTERVAL: Duration = Duration::from_secs(1);
@@ -103,19 +104,12 @@ impl CsvFiles {
     }
 
     /// One tick: rewrite the stats, failures and exceptions files, append the history rows.
-    pub fn tick(
-        &mut self,
-        snap: &Snapshot,
-        now: f64,
-        user_count: u64,
-        force_flush: bool,
-    ) -> Result<(), CsvError> {
-        self.rewrite("stats", &report::csv::stats_csv(&snap.stats))?;
-        self.rewrite("failures", &report::csv::failures_csv(&snap.stats))?;
-        self.rewrite("exceptions", &report::csv::exceptions_csv(&snap.exceptions))?;
-        let rows = report::csv::history_rows(&snap.stats, now, user_count, self.full_history);
+    pub fn tick(&mut self, texts: &CsvTexts, force_flush: bool) -> Result<(), CsvError> {
+        self.rewrite("stats", &texts.stats)?;
+        self.rewrite("failures", &texts.failures)?;
+        self.rewrite("exceptions", &texts.exceptions)?;
         self.history
-            .write_all(rows.as_bytes())
+            .write_all(texts.history_rows.as_bytes())
             .map_err(|e| self.err("stats_history", e))?;
         let due = self
             .last_flush
@@ -127,6 +121,25 @@ impl CsvFiles {
             self.last_flush = Some(std::time::Instant::now());
         }
         Ok(())
+    }
+}
+
+/// The text of one CSV tick, built where the statistics live; the writer only does the IO.
+pub struct CsvTexts {
+    pub stats: String,
+    pub failures: String,
+    pub exceptions: String,
+    pub history_rows: String,
+}
+
+impl CsvTexts {
+    pub fn build(v: &StatsView<'_>, now: f64, user_count: u64, full_history: bool) -> Self {
+        CsvTexts {
+            stats: report::csv::stats_csv(v.stats),
+            failures: report::csv::failures_csv(v.stats),
+            exceptions: report::csv::exceptions_csv(v.exceptions),
+            history_rows: report::csv::history_rows(v.stats, now, user_count, full_history),
+        }
     }
 }
 
@@ -147,8 +160,7 @@ fn open(p: &Path, truncate: bool) -> Result<File, CsvError> {
 /// Writes the CSV files every second until `stop`, then once more from the final statistics.
 pub fn spawn_csv_writer(
     mut files: CsvFiles,
-    hub: HubHandle,
-    status: watch::Receiver<RunnerStatus>,
+    run: Arc<dyn RunControl>,
     stop: CancellationToken,
 ) -> JoinHandle<Result<(), CsvError>> {
     tokio::spawn(async move {
@@ -159,11 +171,13 @@ pub fn spawn_csv_writer(
                 _ = ticker.tick() => false,
                 _ = stop.cancelled() => true,
             };
-            let Some(snap) = hub.snapshot().await else {
+            let users = run.status().runner.user_count;
+            let full = files.full_history;
+            let read = run.read(move |v| CsvTexts::build(v, wall_clock(), users, full));
+            let Some(texts) = read.await else {
                 return Ok(());
             };
-            let users = status.borrow().user_count;
-            if let Err(e) = files.tick(&snap, wall_clock(), users, last) {
+            if let Err(e) = files.tick(&texts, last) {
                 // Once: the files are now inconsistent, so no later tick rewrites them.
                 tracing::error!(
                     "{}: {}; CSV output stopped, the run goes on (exit code {EXIT_OUTPUT_FAILED} at the end)",
@@ -182,7 +196,7 @@ pub fn spawn_csv_writer(
 /// Prints the current statistics table at once, then every 2 s until `stop`; `first` is told
 /// when the first table is out (Locust prints it before its "Ramping" line).
 pub fn spawn_console(
-    hub: HubHandle,
+    run: Arc<dyn RunControl>,
     stop: CancellationToken,
     first: tokio::sync::oneshot::Sender<()>,
 ) -> JoinHandle<()> {
@@ -194,10 +208,13 @@ pub fn spawn_console(
                 _ = ticker.tick() => {}
                 _ = stop.cancelled() => return,
             }
-            let Some(snap) = hub.snapshot().await else {
+            let Some(table) = run
+                .read(|v| report::console::stats_table(v.stats, true))
+                .await
+            else {
                 return;
             };
-            print_block(&report::console::stats_table(&snap.stats, true));
+            print_block(&table);
             if let Some(tx) = first.take() {
                 let _ = tx.send(());
             }
@@ -295,11 +312,7 @@ pub fn check_writable(path: &Path) -> io::Result<()> {
 }
 
 /// Samples the chart history every 5 s while users run (Locust's `stats.history`).
-pub fn spawn_history(
-    hub: HubHandle,
-    status: watch::Receiver<RunnerStatus>,
-    stop: CancellationToken,
-) -> JoinHandle<()> {
+pub fn spawn_history(run: Arc<dyn RunControl>, stop: CancellationToken) -> JoinHandle<()> {
     tokio::spawn(async move {
         let mut ticker = tokio::time::interval(HISTORY_INTERVAL);
         loop {
@@ -307,9 +320,9 @@ pub fn spawn_history(
                 _ = ticker.tick() => {}
                 _ = stop.cancelled() => return,
             }
-            let st = status.borrow().clone();
+            let st = run.status().runner;
             if !matches!(st.state, RunState::Ready | RunState::Stopped) {
-                hub.sample_history(wall_clock(), st.user_count);
+                run.sample_history(wall_clock(), st.user_count);
             }
         }
     })
@@ -332,28 +345,23 @@ pub struct OutputPlan<'a> {
 }
 
 impl Outputs {
-    pub fn start(
-        plan: OutputPlan<'_>,
-        hub: &HubHandle,
-        status: watch::Receiver<RunnerStatus>,
-    ) -> Result<Self, CsvError> {
+    pub fn start(plan: OutputPlan<'_>, run: &Arc<dyn RunControl>) -> Result<Self, CsvError> {
         let stop = CancellationToken::new();
         let csv = match plan.csv_prefix {
             Some(prefix) => Some(spawn_csv_writer(
                 CsvFiles::create(prefix, plan.csv_full_history)?,
-                hub.clone(),
-                status.clone(),
+                run.clone(),
                 stop.clone(),
             )),
             None => None,
         };
         let (console, console_first) = if plan.console {
             let (tx, rx) = tokio::sync::oneshot::channel();
-            (Some(spawn_console(hub.clone(), stop.clone(), tx)), Some(rx))
+            (Some(spawn_console(run.clone(), stop.clone(), tx)), Some(rx))
         } else {
             (None, None)
         };
-        let history = spawn_history(hub.clone(), status, stop.clone());
+        let history = spawn_history(run.clone(), stop.clone());
         Ok(Outputs {
             stop,
             csv,

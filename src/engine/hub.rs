@@ -1,6 +1,7 @@
 //! The statistics hub: the one owner of the run's request statistics and exceptions table.
 //! Users report to it through a channel (as a [`RequestSink`]); everything that reads the
-//! statistics (console, CSV writer, web API, final report) asks it for a snapshot.
+//! statistics (console, CSV writer, web API, final report) runs a closure against its state on
+//! the hub's own task ([`HubHandle::read`]), so nothing is deep-copied to be read.
 //! It also logs, once per run each, that a table's cap was reached ([`StatsLimits`]).
 
 use std::sync::Arc;
@@ -8,44 +9,18 @@ use std::sync::Arc;
 use skein_api::{RequestRecord, RequestSink};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::stats::{Exceptions, Overflowed, RequestStats, StatsLimits};
+use crate::stats::{Exceptions, HistoryPoint, Overflowed, RequestStats, StatsLimits};
 
-/// A consistent copy of the statistics at one moment.
-#[derive(Clone)]
-pub struct Snapshot {
-    pub stats: RequestStats,
-    pub exceptions: Exceptions,
-    pub history: Vec<HistoryPoint>,
+/// The statistics at one moment, borrowed from the hub for the length of a read.
+#[derive(Clone, Copy)]
+pub struct StatsView<'a> {
+    pub stats: &'a RequestStats,
+    pub exceptions: &'a Exceptions,
+    pub history: &'a [HistoryPoint],
 }
 
-/// One point of the charts (Locust's `stats.history`), sampled every 5 s while users run.
-#[derive(Debug, Clone, PartialEq)]
-pub struct HistoryPoint {
-    pub time: f64,
-    pub current_rps: f64,
-    pub current_fail_per_sec: f64,
-    /// Current (10 s window) p50 and p95; `None` before the window has data.
-    pub p50: Option<i64>,
-    pub p95: Option<i64>,
-    pub total_avg_response_time: f64,
-    pub user_count: u64,
-}
-
-impl HistoryPoint {
-    pub fn sample(stats: &RequestStats, now: f64, user_count: u64) -> Self {
-        let span = stats.span();
-        let total = stats.total();
-        HistoryPoint {
-            time: now,
-            current_rps: total.current_rps(span).as_f64(),
-            current_fail_per_sec: total.current_fail_per_sec(span).as_f64(),
-            p50: total.current_percentile(0.5, now),
-            p95: total.current_percentile(0.95, now),
-            total_avg_response_time: total.avg_response_time(),
-            user_count,
-        }
-    }
-}
+/// A read run on the hub's task; it sends its own result back (see [`HubHandle::read`]).
+pub type StatsReader = Box<dyn FnOnce(&StatsView<'_>) + Send>;
 
 enum HubMsg {
     Request(RequestRecord),
@@ -53,7 +28,7 @@ enum HubMsg {
     Reset { now: f64 },
     Clear { now: f64 },
     Sample { now: f64, user_count: u64 },
-    Snapshot(oneshot::Sender<Snapshot>),
+    Read(StatsReader),
 }
 
 /// A cheap, cloneable way to talk to the hub.
@@ -92,11 +67,25 @@ impl HubHandle {
         let _ = self.tx.send(HubMsg::Sample { now, user_count });
     }
 
-    /// Everything reported before this call is in the snapshot: the channel is FIFO.
-    pub async fn snapshot(&self) -> Option<Snapshot> {
+    /// Runs `f` against the statistics on the hub's task and returns its result; `None` when
+    /// the hub has ended. Everything reported before this call is seen by `f`: the channel is
+    /// FIFO. `f` holds up every report while it runs, so it should build its answer and return
+    /// (IO belongs to the caller).
+    pub async fn read<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&StatsView<'_>) -> R + Send + 'static,
+    ) -> Option<R> {
         let (tx, rx) = oneshot::channel();
-        self.tx.send(HubMsg::Snapshot(tx)).ok()?;
+        self.read_boxed(Box::new(move |v| {
+            let _ = tx.send(f(v));
+        }));
         rx.await.ok()
+    }
+
+    /// [`read`](Self::read) for callers behind a trait object: `f` is dropped unrun when the
+    /// hub has ended.
+    pub fn read_boxed(&self, f: StatsReader) {
+        let _ = self.tx.send(HubMsg::Read(f));
     }
 }
 
@@ -135,14 +124,11 @@ pub fn spawn_with(now: f64, node: String, limits: StatsLimits) -> HubHandle {
                 HubMsg::Sample { now, user_count } => {
                     history.push(HistoryPoint::sample(&stats, now, user_count))
                 }
-                HubMsg::Snapshot(reply) => {
-                    let snap = Snapshot {
-                        stats: stats.clone(),
-                        exceptions: exceptions.clone(),
-                        history: history.clone(),
-                    };
-                    let _ = reply.send(snap);
-                }
+                HubMsg::Read(f) => f(&StatsView {
+                    stats: &stats,
+                    exceptions: &exceptions,
+                    history: &history,
+                }),
             }
         }
     });
@@ -197,11 +183,20 @@ mod tests {
         for i in 0..2_000 {
             hub.record(rec(i));
         }
-        let snap = hub.snapshot().await.expect("hub runs");
-        assert_eq!(snap.stats.entries_in_order().len(), 11);
-        assert_eq!(snap.stats.errors_in_order().len(), 8);
-        assert_eq!(snap.stats.total().num_requests, 2_000);
-        assert_eq!(snap.stats.total().num_failures, 2_000);
+        let (entries, errors, requests, failures) = hub
+            .read(|v| {
+                let total = v.stats.total();
+                (
+                    v.stats.entries_in_order().len(),
+                    v.stats.errors_in_order().len(),
+                    total.num_requests,
+                    total.num_failures,
+                )
+            })
+            .await
+            .expect("hub runs");
+        assert_eq!((entries, errors), (11, 8));
+        assert_eq!((requests, failures), (2_000, 2_000));
     }
 
     /// Collects what the fmt subscriber writes.

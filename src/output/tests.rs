@@ -1,18 +1,21 @@
 use super::*;
-use crate::engine::{hub, RunState, RunnerStatus};
+use crate::control::{FakeRun, RunStatus};
+use crate::engine::{hub, HubHandle, RunState, RunnerStatus};
 
-fn status() -> watch::Receiver<RunnerStatus> {
-    let (_tx, rx) = watch::channel(RunnerStatus {
-        state: RunState::Running,
-        user_count: 1,
-        class_counts: Default::default(),
-        target: 1,
-        spawn_rate: 1.0,
-        host: None,
-        peak_user_count: 1,
-        final_class_counts: Default::default(),
-    });
-    rx
+fn run(hub: &HubHandle) -> Arc<dyn RunControl> {
+    FakeRun::new(
+        hub.clone(),
+        RunStatus::local(RunnerStatus {
+            state: RunState::Running,
+            user_count: 1,
+            class_counts: Default::default(),
+            target: 1,
+            spawn_rate: 1.0,
+            host: None,
+            peak_user_count: 1,
+            final_class_counts: Default::default(),
+        }),
+    )
 }
 
 #[test]
@@ -48,7 +51,7 @@ async fn csv_write_error_is_reported_by_finish() {
         csv_full_history: false,
         console: false,
     };
-    let outputs = Outputs::start(plan, &hub, status()).unwrap();
+    let outputs = Outputs::start(plan, &run(&hub)).unwrap();
     assert!(folder.join("run_stats.csv").exists());
     std::fs::remove_dir_all(&folder).unwrap();
     // The last tick (at finish) cannot rewrite the files.
@@ -62,6 +65,6 @@ async fn csv_write_error_is_reported_by_finish() {
         csv_full_history: false,
         console: false,
     };
-    let outputs = Outputs::start(plan, &hub, status()).unwrap();
+    let outputs = Outputs::start(plan, &run(&hub)).unwrap();
     assert!(outputs.finish().await);
 }

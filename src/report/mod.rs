@@ -1,8 +1,9 @@
 //! Locust's text outputs built from the statistics, as strings or JSON values (no IO):
-//! the CSV files ([`csv`]), the console tables ([`console`]), `--json` ([`json`]) and the
-//! statistics bodies of the web API ([`web`]).
+//! the CSV files ([`csv`]), the console tables ([`console`]), `--json` ([`json`]), the
+//! statistics bodies of the web API ([`web`]) and the page's and report's data ([`page`]).
 
 pub mod console;
 pub mod csv;
 pub mod json;
+pub mod page;
 pub mod web;

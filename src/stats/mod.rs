@@ -9,6 +9,7 @@
 pub mod counts;
 pub mod entry;
 pub mod errors;
+pub mod history;
 pub mod pyfmt;
 pub mod skew;
 pub mod table;
@@ -24,6 +25,7 @@ pub use entry::{
 pub use errors::{
     error_display, error_key, failure_text, parse_error, ExceptionRow, Exceptions, StatsError,
 };
+pub use history::HistoryPoint;
 pub use pyfmt::PyNum;
 pub use table::{
     ErrorMap, Overflowed, RequestStats, StatsLimits, StatsReport, AGGREGATED,
