@@ -103,7 +103,10 @@ async fn spawns_absolute_per_class_counts_up_and_down() {
         .spawn(order(&[("ImageClassifierUser", 2)], Duration::ZERO))
         .await
         .unwrap();
-    assert_eq!(now, counts(&[("HighLoadUser", 0), ("ImageClassifierUser", 2)]));
+    assert_eq!(
+        now,
+        counts(&[("HighLoadUser", 0), ("ImageClassifierUser", 2)])
+    );
     assert_eq!(r.status().user_count, 2);
     r.stop().await;
     let st = r.status();
@@ -123,10 +126,18 @@ async fn a_spawn_from_ready_clears_the_statistics_and_a_later_one_does_not() {
     assert_eq!(exceptions(&hub).await, 0, "a new test starts empty");
     hub.exception("boom".into(), "tb\n".into());
     r.spawn(order(&[("A", 2)], Duration::ZERO)).await.unwrap();
-    assert_eq!(exceptions(&hub).await, 1, "a running test keeps its statistics");
+    assert_eq!(
+        exceptions(&hub).await,
+        1,
+        "a running test keeps its statistics"
+    );
     r.stop().await;
     r.spawn(order(&[("A", 1)], Duration::ZERO)).await.unwrap();
-    assert_eq!(exceptions(&hub).await, 0, "a spawn after a stop is a new test");
+    assert_eq!(
+        exceptions(&hub).await,
+        0,
+        "a spawn after a stop is a new test"
+    );
     r.stop().await;
 }
 
@@ -267,7 +278,11 @@ async fn the_runner_keeps_answering_while_users_drain() {
 
     let mut status = r.subscribe();
     tokio::time::sleep(Duration::from_secs(2)).await;
-    assert_eq!(r.status().state, RunState::Stopping, "within the stop timeout");
+    assert_eq!(
+        r.status().state,
+        RunState::Stopping,
+        "within the stop timeout"
+    );
     // A second command is answered at once, though the users have not ended.
     let t1 = Instant::now();
     r.request_stop().await;
@@ -319,7 +334,11 @@ async fn a_spawn_during_a_stop_waits_for_it_then_starts_a_new_test() {
     // Its own stop timeout (0) now applies: this stop is immediate.
     let t1 = Instant::now();
     r.stop().await;
-    assert!(t1.elapsed() < Duration::from_millis(100), "{:?}", t1.elapsed());
+    assert!(
+        t1.elapsed() < Duration::from_millis(100),
+        "{:?}",
+        t1.elapsed()
+    );
     assert_eq!(r.status().state, RunState::Stopped);
 }
 
