@@ -154,7 +154,7 @@ pub async fn run_headless(run: Run, shutdown: CancellationToken) -> Result<i32> 
     let rate = s.spawn_rate.unwrap_or(1.0);
     if let Err(e) = run.control.start(users, rate, None, None).await {
         let _ = outputs.finish().await;
-        return Err(exit(EXIT_STARTUP, e));
+        return Err(exit(EXIT_STARTUP, e.to_string()));
     }
     let deadline = async {
         match s.run_time {

@@ -85,7 +85,8 @@ impl web::Backend for Controller {
                     req.host.clone(),
                     req.user_classes.clone(),
                 )
-                .await?;
+                .await
+                .map_err(|e| e.to_string())?;
             // Locust ignores a zero run time (`if run_time:`).
             let timer = req.run_time.filter(|t| !t.is_zero()).map(|t| {
                 let token = CancellationToken::new();

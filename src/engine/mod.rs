@@ -12,7 +12,7 @@ mod user;
 
 pub use class::{select_classes, ClassPlan};
 pub use hub::{HubHandle, StatsReader, StatsView};
-pub use runner::{RunState, RunnerHandle, RunnerSetup, RunnerStatus};
+pub use runner::{RunState, RunnerError, RunnerHandle, RunnerSetup, RunnerStatus, SpawnOrder};
 pub use session::SessionFactory;
 
 /// Wall-clock time as Locust keeps it: epoch seconds. Only the edges read the clock; the

@@ -1,0 +1,492 @@
+//! The runner's task: the loop that owns the users, the ramp's dispatcher and the status it
+//! publishes. Nothing in it awaits users; they end on their own and the loop reaps them.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
+use std::time::Duration;
+
+use goose::config::GooseConfiguration;
+use goose::goose::GooseUser;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use url::Url;
+
+use super::super::class::ClassPlan;
+use super::super::dispatch::{class_totals, ClassWeight, Dispatcher};
+use super::super::user::UserTask;
+use super::super::wall_clock;
+use super::{Cmd, RunState, RunnerError, RunnerSetup, RunnerStatus, SpawnOrder};
+
+struct Slot {
+    stop: CancellationToken,
+    kill: CancellationToken,
+}
+
+pub(super) struct Runner {
+    setup: RunnerSetup,
+    goose_config: GooseConfiguration,
+    status: watch::Sender<RunnerStatus>,
+    users: BTreeMap<String, Vec<Slot>>,
+    /// Every user task still alive, those already told to stop included.
+    tasks: JoinSet<()>,
+    dispatcher: Option<Dispatcher>,
+    active_classes: Vec<Arc<ClassPlan>>,
+    next_iteration: Option<Instant>,
+    host: Option<String>,
+    stop_timeout: Duration,
+    /// Starts and spawns that came while stopping, run in order once stopped.
+    deferred: VecDeque<Cmd>,
+}
+
+impl Runner {
+    pub(super) fn new(setup: RunnerSetup, status: watch::Sender<RunnerStatus>) -> Self {
+        Runner {
+            host: setup.host.clone(),
+            stop_timeout: setup.stop_timeout,
+            active_classes: setup.classes.clone(),
+            setup,
+            goose_config: GooseConfiguration::default(),
+            status,
+            users: BTreeMap::new(),
+            tasks: JoinSet::new(),
+            dispatcher: None,
+            next_iteration: None,
+            deferred: VecDeque::new(),
+        }
+    }
+
+    pub(super) async fn run(mut self, mut rx: mpsc::Receiver<Cmd>) {
+        loop {
+            let next = self.next_iteration;
+            tokio::select! {
+                cmd = rx.recv() => match cmd {
+                    Some(cmd) => self.handle(cmd),
+                    None => break,
+                },
+                _ = sleep_until(next), if next.is_some() => self.iterate(),
+                Some(_) = self.tasks.join_next(), if !self.tasks.is_empty() => {
+                    if self.tasks.is_empty() && self.state() == RunState::Stopping {
+                        self.finish_stop();
+                    }
+                }
+            }
+        }
+        // Every handle is gone: nobody can ask for anything more, so waiting here blocks no one.
+        self.begin_stop();
+        self.cancel_deferred();
+        while self.tasks.join_next().await.is_some() {}
+        if self.state() == RunState::Stopping {
+            self.finish_stop();
+        }
+    }
+
+    fn state(&self) -> RunState {
+        self.status.borrow().state
+    }
+
+    fn handle(&mut self, cmd: Cmd) {
+        match cmd {
+            // A command that would fail is answered now rather than after the drain.
+            Cmd::Start {
+                users,
+                rate,
+                host,
+                classes,
+                reply,
+            } if self.state() == RunState::Stopping => {
+                if let Err(e) = self.check_start(rate, host.as_deref(), classes.as_deref()) {
+                    let _ = reply.send(Err(e));
+                } else {
+                    self.deferred.push_back(Cmd::Start {
+                        users,
+                        rate,
+                        host,
+                        classes,
+                        reply,
+                    });
+                }
+            }
+            Cmd::Spawn { order, reply } if self.state() == RunState::Stopping => {
+                if let Err(e) = self.check_spawn(&order) {
+                    let _ = reply.send(Err(e));
+                } else {
+                    self.deferred.push_back(Cmd::Spawn { order, reply });
+                }
+            }
+            Cmd::Start {
+                users,
+                rate,
+                host,
+                classes,
+                reply,
+            } => {
+                let _ = reply.send(self.start(users, rate, host, classes));
+            }
+            Cmd::Spawn { order, reply } => {
+                let _ = reply.send(self.spawn(order));
+            }
+            Cmd::Stop { reply } => {
+                self.begin_stop();
+                self.cancel_deferred();
+                let _ = reply.send(());
+            }
+        }
+    }
+
+    fn cancel_deferred(&mut self) {
+        for cmd in self.deferred.drain(..) {
+            match cmd {
+                Cmd::Start { reply, .. } => {
+                    let _ = reply.send(Err(RunnerError::Cancelled));
+                }
+                Cmd::Spawn { reply, .. } => {
+                    let _ = reply.send(Err(RunnerError::Cancelled));
+                }
+                Cmd::Stop { reply } => {
+                    let _ = reply.send(());
+                }
+            }
+        }
+    }
+
+    /// A new test starts from empty statistics, as Locust's runner.start and a worker's first
+    /// spawn do (clear_all).
+    fn begin_test_if_idle(&mut self) {
+        if !matches!(self.state(), RunState::Spawning | RunState::Running) {
+            self.setup.hub.clear(wall_clock());
+            self.status.send_modify(|s| s.peak_user_count = 0);
+        }
+    }
+
+    /// Everything `start` refuses, checked before anything changes, so a bad host or class from
+    /// the web form is an answer, not a stream of failed spawns. Gives the classes to run.
+    fn check_start(
+        &self,
+        rate: f64,
+        host: Option<&str>,
+        classes: Option<&[String]>,
+    ) -> Result<Vec<Arc<ClassPlan>>, RunnerError> {
+        if !(rate > 0.0 && rate.is_finite()) {
+            return Err(RunnerError::InvalidSpawnRate(rate));
+        }
+        let wanted: Vec<Arc<ClassPlan>> = match classes {
+            Some(names) => {
+                let chosen: Vec<_> = self
+                    .setup
+                    .classes
+                    .iter()
+                    .filter(|c| names.contains(&c.name))
+                    .cloned()
+                    .collect();
+                if chosen.len() != names.len() {
+                    return Err(RunnerError::UnknownClass(names.to_vec()));
+                }
+                chosen
+            }
+            None => self.setup.classes.clone(),
+        };
+        if let Some(h) = host {
+            check_host(h)?;
+        }
+        Ok(wanted)
+    }
+
+    /// Everything a spawn refuses: unknown classes, a bad host, a class that would have none.
+    fn check_spawn(&self, order: &SpawnOrder) -> Result<(), RunnerError> {
+        let unknown: Vec<String> = order
+            .counts
+            .keys()
+            .filter(|n| !self.setup.classes.iter().any(|c| &c.name == *n))
+            .cloned()
+            .collect();
+        if !unknown.is_empty() {
+            return Err(RunnerError::UnknownClass(unknown));
+        }
+        if let Some(h) = &order.host {
+            check_host(h)?;
+        }
+        for class in &self.setup.classes {
+            if order.counts.get(&class.name).is_some_and(|&n| n > 0) {
+                base_url(order.host.as_ref().or(class.host.as_ref()))?;
+            }
+        }
+        Ok(())
+    }
+
+    fn start(
+        &mut self,
+        users: u64,
+        rate: f64,
+        host: Option<String>,
+        classes: Option<Vec<String>>,
+    ) -> Result<(), RunnerError> {
+        let wanted = self.check_start(rate, host.as_deref(), classes.as_deref())?;
+        if host.is_some() {
+            self.host = host;
+        }
+        let fresh = !matches!(self.state(), RunState::Spawning | RunState::Running);
+        let same_classes = wanted
+            .iter()
+            .map(|c| &c.name)
+            .eq(self.active_classes.iter().map(|c| &c.name));
+        self.begin_test_if_idle();
+        if fresh || !same_classes || self.dispatcher.is_none() {
+            if !same_classes {
+                self.apply(&BTreeMap::new())?;
+            }
+            self.active_classes = wanted;
+            let weights: Vec<ClassWeight> = self
+                .active_classes
+                .iter()
+                .map(|c| c.class_weight())
+                .collect();
+            self.dispatcher = Some(Dispatcher::new(&["local".to_string()], &weights));
+        }
+        if let Some(d) = self.dispatcher.as_mut() {
+            d.new_dispatch(users, rate);
+        }
+        tracing::info!("Ramping to {users} users at a rate of {rate:.2} per second");
+        self.status.send_modify(|s| {
+            s.state = RunState::Spawning;
+            s.target = users;
+            s.spawn_rate = rate;
+        });
+        self.iterate();
+        Ok(())
+    }
+
+    /// A worker's spawn: everything is checked before anything changes.
+    fn spawn(&mut self, order: SpawnOrder) -> Result<BTreeMap<String, u64>, RunnerError> {
+        self.check_spawn(&order)?;
+        self.begin_test_if_idle();
+        self.host = order.host;
+        self.stop_timeout = order.stop_timeout.unwrap_or(Duration::ZERO);
+        // A spawn replaces any ramp in progress, as the worker kills its spawning greenlet.
+        self.dispatcher = None;
+        self.next_iteration = None;
+        self.active_classes = self.setup.classes.clone();
+        let target = order.counts.values().sum();
+        self.status.send_modify(|s| {
+            s.state = RunState::Spawning;
+            s.target = target;
+        });
+        self.publish(None);
+        let applied = self.apply(&order.counts);
+        self.publish(Some(RunState::Running));
+        applied.map(|()| self.counts())
+    }
+
+    /// One dispatch iteration; schedules the next or declares the ramp complete.
+    fn iterate(&mut self) {
+        let Some(d) = self.dispatcher.as_mut() else {
+            self.next_iteration = None;
+            return;
+        };
+        match d.next_iteration() {
+            Some(dist) => {
+                let wait = d.wait_between();
+                let done = d.current_count() == d.target();
+                let totals = class_totals(&dist);
+                if let Err(e) = self.apply(&totals) {
+                    tracing::error!("{e}");
+                }
+                self.publish(None);
+                if done {
+                    // No wait after the last iteration, as Locust: the ramp is complete now.
+                    self.iterate();
+                } else {
+                    // A vanishing rate waits "forever" rather than overflowing a Duration.
+                    let wait = Duration::try_from_secs_f64(wait)
+                        .unwrap_or(Duration::from_secs(86_400 * 365));
+                    self.next_iteration = Some(Instant::now() + wait);
+                }
+            }
+            None => {
+                self.next_iteration = None;
+                // As Locust: only the classes of this run, in Python's `json.dumps` spacing.
+                let counts: serde_json::Map<String, serde_json::Value> = self
+                    .counts()
+                    .into_iter()
+                    .filter(|(n, _)| self.active_classes.iter().any(|c| &c.name == n))
+                    .map(|(n, v)| (n, v.into()))
+                    .collect();
+                let total: u64 = counts.values().filter_map(|v| v.as_u64()).sum();
+                let json = crate::report::json::dumps(&counts.into(), None);
+                tracing::info!("All users spawned: {json} ({total} total users)");
+                if self.setup.reset_stats_on_spawned {
+                    tracing::info!("Resetting stats");
+                    self.setup.hub.reset(wall_clock());
+                }
+                self.publish(Some(RunState::Running));
+            }
+        }
+    }
+
+    fn counts(&self) -> BTreeMap<String, u64> {
+        self.setup
+            .classes
+            .iter()
+            .map(|c| {
+                (
+                    c.name.clone(),
+                    self.users.get(&c.name).map_or(0, |v| v.len() as u64),
+                )
+            })
+            .collect()
+    }
+
+    fn publish(&self, state: Option<RunState>) {
+        let counts = self.counts();
+        let host = self.host.clone();
+        self.status.send_modify(|s| {
+            if let Some(st) = state {
+                s.state = st;
+            }
+            s.user_count = counts.values().sum();
+            s.peak_user_count = s.peak_user_count.max(s.user_count);
+            s.class_counts = counts;
+            s.host = host;
+        });
+    }
+
+    /// Brings every class to its absolute count now: classes missing from `counts` go to zero.
+    /// Spawns come first, then stops, as a Locust worker applies a spawn.
+    fn apply(&mut self, counts: &BTreeMap<String, u64>) -> Result<(), RunnerError> {
+        let want = |name: &str| counts.get(name).copied().unwrap_or(0) as usize;
+        let mut spawned = Ok(());
+        'classes: for class in self.setup.classes.clone() {
+            let have = self.users.get(&class.name).map_or(0, Vec::len);
+            for _ in have..want(&class.name) {
+                match self.spawn_user(&class) {
+                    Ok(slot) => self.users.entry(class.name.clone()).or_default().push(slot),
+                    Err(e) => {
+                        spawned = Err(e);
+                        break 'classes;
+                    }
+                }
+            }
+        }
+        // Stops happen even when a spawn failed: a lower count is always honoured.
+        for class in self.setup.classes.clone() {
+            let slots = self
+                .users
+                .get_mut(&class.name)
+                .map(|v| v.split_off(want(&class.name).min(v.len())))
+                .unwrap_or_default();
+            // Locust stops the most recently started users first.
+            for slot in slots.into_iter().rev() {
+                self.stop_slot(slot);
+            }
+        }
+        spawned
+    }
+
+    fn spawn_user(&mut self, class: &Arc<ClassPlan>) -> Result<Slot, RunnerError> {
+        let base_url = base_url(self.host.as_ref().or(class.host.as_ref()))?;
+        let client = self.setup.sessions.client()?;
+        let user = GooseUser::new(
+            class.index,
+            Arc::from(class.name.as_str()),
+            base_url,
+            &self.goose_config,
+            0,
+            Some(client),
+        )
+        .map_err(|e| RunnerError::CreateUser {
+            class: class.name.clone(),
+            reason: e.to_string(),
+        })?;
+        let slot = Slot {
+            stop: CancellationToken::new(),
+            kill: CancellationToken::new(),
+        };
+        let task = UserTask {
+            class: class.clone(),
+            user,
+            hub: self.setup.hub.clone(),
+            stop: slot.stop.clone(),
+            kill: slot.kill.clone(),
+        };
+        self.tasks
+            .spawn(skein_api::with_sink(self.setup.hub.sink(), task.run()));
+        Ok(slot)
+    }
+
+    fn stop_slot(&self, slot: Slot) {
+        slot.stop.cancel();
+        let timeout = self.stop_timeout;
+        if timeout.is_zero() {
+            slot.kill.cancel();
+        } else {
+            let kill = slot.kill;
+            tokio::spawn(async move {
+                tokio::select! {
+                    _ = tokio::time::sleep(timeout) => kill.cancel(),
+                    // The user ended on its own; nothing to interrupt.
+                    _ = kill.cancelled() => {}
+                }
+            });
+        }
+    }
+
+    /// Tells every user to stop; the loop declares `stopped` when the last has ended.
+    fn begin_stop(&mut self) {
+        let state = self.state();
+        if state == RunState::Stopping
+            || (matches!(state, RunState::Ready | RunState::Stopped) && self.tasks.is_empty())
+        {
+            return;
+        }
+        let last_counts = self.counts();
+        self.status
+            .send_modify(|s| s.final_class_counts = last_counts);
+        // The status keeps the counts of the test that is stopping until it has stopped.
+        self.publish(Some(RunState::Stopping));
+        self.next_iteration = None;
+        self.dispatcher = None;
+        let _ = self.apply(&BTreeMap::new());
+        if self.tasks.is_empty() {
+            self.finish_stop();
+        }
+    }
+
+    fn finish_stop(&mut self) {
+        self.status.send_modify(|s| s.target = 0);
+        self.publish(Some(RunState::Stopped));
+        while let Some(cmd) = self.deferred.pop_front() {
+            self.handle(cmd);
+        }
+    }
+}
+
+/// The URL users of a class are built on: the runner's host, else the class's own.
+fn base_url(host: Option<&String>) -> Result<Url, RunnerError> {
+    let host = host.ok_or(RunnerError::NoHost)?;
+    Url::parse(host).map_err(|e| RunnerError::InvalidHost {
+        host: host.clone(),
+        reason: e.to_string(),
+    })
+}
+
+fn check_host(host: &str) -> Result<(), RunnerError> {
+    match Url::parse(host) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => Ok(()),
+        Ok(_) => Err(RunnerError::InvalidHost {
+            host: host.to_string(),
+            reason: "it must be an http:// or https:// URL with a host".to_string(),
+        }),
+        Err(e) => Err(RunnerError::InvalidHost {
+            host: host.to_string(),
+            reason: e.to_string(),
+        }),
+    }
+}
+
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
