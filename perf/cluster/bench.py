@@ -197,7 +197,7 @@ def one_run(impl, n, rnd, args, tmp):
             f"settling {args.settle}s, then measuring {args.window}s")
         time.sleep(args.settle)
         st0 = read_json(status_file)
-        c0, t0 = cpu_ticks(master.pid), time.monotonic()
+        c0, f0, t0 = cpu_ticks(master.pid), cpu_ticks(fakes.pid), time.monotonic()
         rss = []
         while time.monotonic() - t0 < args.window:
             time.sleep(min(1.0, max(0.0, args.window - (time.monotonic() - t0))))
@@ -205,7 +205,7 @@ def one_run(impl, n, rnd, args, tmp):
             if r is None:
                 raise RuntimeError(f"master exited {master.p.poll()} during the window: {master.tail()}")
             rss.append(r)
-        c1, t1 = cpu_ticks(master.pid), time.monotonic()
+        c1, f1, t1 = cpu_ticks(master.pid), cpu_ticks(fakes.pid), time.monotonic()
         st1 = read_json(status_file)
         if c0 is None or c1 is None:
             raise RuntimeError("master exited during the window")
@@ -213,6 +213,9 @@ def one_run(impl, n, rnd, args, tmp):
         result["rss_mb"] = round(rss[-1] / 1024, 1)
         result["rss_peak_mb"] = round(max(rss) / 1024, 1)
         result["window_s"] = round(t1 - t0, 1)
+        # The load source's own CPU: near 100 % it could not keep its schedule, and the master is under-loaded.
+        result["fakeworkers_cpu_pct"] = round((f1 - f0) / CLK_TCK / (t1 - t0) * 100, 1) if f0 and f1 else None
+        result["report_bytes"] = (st1 or {}).get("report_bytes")
 
         def delta(section, key):
             return (st1 or {}).get(section, {}).get(key, 0) - (st0 or {}).get(section, {}).get(key, 0)
@@ -301,11 +304,11 @@ def report(results, args, skein_note, started):
     out.append("")
     out.append("Per run:")
     out.append("")
-    out.append("| round | workers | master | CPU % | RSS MB | s to running | heartbeat replies % | fake-worker lag ms (max) | missing-worker log lines | status |")
-    out.append("|---|---|---|---|---|---|---|---|---|---|")
+    out.append("| round | workers | master | CPU % | RSS MB | s to running | heartbeat replies % | fake workers' CPU % | fake-worker lag ms (max) | missing-worker log lines | status |")
+    out.append("|---|---|---|---|---|---|---|---|---|---|---|")
     for r in results:
         out.append(f"| {r['round']} | {r['workers']} | {r['impl']} | {fmt(r.get('cpu_pct'))} | {fmt(r.get('rss_mb'))} | "
-                   f"{fmt(r.get('seconds_to_running'))} | {fmt(r.get('heartbeat_replies_pct'))} | "
+                   f"{fmt(r.get('seconds_to_running'))} | {fmt(r.get('heartbeat_replies_pct'))} | {fmt(r.get('fakeworkers_cpu_pct'))} | "
                    f"{fmt(r.get('fake_lag_ms_max'))} | {r.get('master_log_missing_lines', '—')} | {r['status']} |")
     return "\n".join(out) + "\n"
 
