@@ -44,9 +44,11 @@ cannot() {
 [[ -x "$SKEIN" ]] || cannot "no skein binary at $SKEIN (cargo build --release)"
 [[ -x "$CLASSIFIER" ]] || cannot "no skein-classifier binary at $CLASSIFIER (cargo build --release)"
 HELP=$("$SKEIN" --help 2>&1 || true)
-grep -q -- '--worker' <<<"$HELP" || cannot "'$SKEIN --help' does not list --worker"
+# The options themselves, not --master-host/--master-port.
+has_opt() { grep -Eq -- "$1([^-[:alnum:]_]|\$)" <<<"$HELP"; }
+has_opt --worker || cannot "'$SKEIN --help' does not list --worker"
 case "$MASTER" in
-skein) grep -q -- '--master' <<<"$HELP" || cannot "'$SKEIN --help' does not list --master (MASTER=locust uses Locust's)" ;;
+skein) has_opt --master || cannot "'$SKEIN --help' does not list --master (MASTER=locust uses Locust's)" ;;
 locust) [[ -x "$LOCUST" ]] || cannot "no locust at $LOCUST" ;;
 *) die "MASTER must be skein or locust, got '$MASTER'" ;;
 esac
