@@ -357,6 +357,8 @@ def main():
             log(f"not executable: {tool}")
             return 1
 
+    # SIGTERM takes the same way out as Ctrl-C: each run's `finally` stops its master and fake workers.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     started = time.time()
     tmp = tempfile.mkdtemp(prefix="skein-cluster-bench.")
     results = []

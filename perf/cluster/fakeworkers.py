@@ -291,6 +291,12 @@ class Swarm:
             self.bad_frames += 1
             return
         self.recv[mtype] = self.recv.get(mtype, 0) + 1
+        try:
+            self.react(w, mtype, data, now)
+        except (AttributeError, TypeError, ValueError, KeyError):  # a master sending odd shapes: count it
+            self.bad_frames += 1
+
+    def react(self, w, mtype, data, now):
         if mtype == "heartbeat":
             w.last_master_hb = now
         elif mtype == "ack":
