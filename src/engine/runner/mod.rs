@@ -11,6 +11,7 @@
 //! A further stop in that time drops it (`RunnerError::Cancelled`).
 
 mod error;
+mod pool;
 mod task;
 #[cfg(test)]
 mod tests;

@@ -5,37 +5,23 @@ use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
-use goose::config::GooseConfiguration;
-use goose::goose::GooseUser;
 use tokio::sync::{mpsc, watch};
-use tokio::task::JoinSet;
 use tokio::time::Instant;
-use tokio_util::sync::CancellationToken;
-use url::Url;
 
 use super::super::class::ClassPlan;
 use super::super::dispatch::{class_totals, ClassWeight, Dispatcher};
-use super::super::user::UserTask;
 use super::super::wall_clock;
+use super::pool::{base_url, check_host, UserPool};
 use super::{Cmd, RunState, RunnerError, RunnerSetup, RunnerStatus, SpawnOrder};
-
-struct Slot {
-    stop: CancellationToken,
-    kill: CancellationToken,
-}
 
 pub(super) struct Runner {
     setup: RunnerSetup,
-    goose_config: GooseConfiguration,
     status: watch::Sender<RunnerStatus>,
-    users: BTreeMap<String, Vec<Slot>>,
-    /// Every user task still alive, those already told to stop included.
-    tasks: JoinSet<()>,
+    pool: UserPool,
     dispatcher: Option<Dispatcher>,
     active_classes: Vec<Arc<ClassPlan>>,
     next_iteration: Option<Instant>,
     host: Option<String>,
-    stop_timeout: Duration,
     /// Starts and spawns that came while stopping, run in order once stopped.
     deferred: VecDeque<Cmd>,
 }
@@ -44,13 +30,15 @@ impl Runner {
     pub(super) fn new(setup: RunnerSetup, status: watch::Sender<RunnerStatus>) -> Self {
         Runner {
             host: setup.host.clone(),
-            stop_timeout: setup.stop_timeout,
+            pool: UserPool::new(
+                setup.classes.clone(),
+                setup.hub.clone(),
+                setup.sessions.clone(),
+                setup.stop_timeout,
+            ),
             active_classes: setup.classes.clone(),
             setup,
-            goose_config: GooseConfiguration::default(),
             status,
-            users: BTreeMap::new(),
-            tasks: JoinSet::new(),
             dispatcher: None,
             next_iteration: None,
             deferred: VecDeque::new(),
@@ -66,8 +54,8 @@ impl Runner {
                     None => break,
                 },
                 _ = sleep_until(next), if next.is_some() => self.iterate(),
-                Some(_) = self.tasks.join_next(), if !self.tasks.is_empty() => {
-                    if self.tasks.is_empty() && self.state() == RunState::Stopping {
+                Some(()) = self.pool.reap(), if !self.pool.is_empty() => {
+                    if self.pool.is_empty() && self.state() == RunState::Stopping {
                         self.finish_stop();
                     }
                 }
@@ -76,7 +64,7 @@ impl Runner {
         // Every handle is gone: nobody can ask for anything more, so waiting here blocks no one.
         self.begin_stop();
         self.cancel_deferred();
-        while self.tasks.join_next().await.is_some() {}
+        while self.pool.reap().await.is_some() {}
         if self.state() == RunState::Stopping {
             self.finish_stop();
         }
@@ -234,7 +222,7 @@ impl Runner {
         self.begin_test_if_idle();
         if fresh || !same_classes || self.dispatcher.is_none() {
             if !same_classes {
-                self.apply(&BTreeMap::new())?;
+                self.pool.apply(&BTreeMap::new(), self.host.as_ref())?;
             }
             self.active_classes = wanted;
             let weights: Vec<ClassWeight> = self
@@ -262,7 +250,7 @@ impl Runner {
         self.check_spawn(&order)?;
         self.begin_test_if_idle();
         self.host = order.host;
-        self.stop_timeout = order.stop_timeout.unwrap_or(Duration::ZERO);
+        self.pool.stop_timeout = order.stop_timeout.unwrap_or(Duration::ZERO);
         // A spawn replaces any ramp in progress, as the worker kills its spawning greenlet.
         self.dispatcher = None;
         self.next_iteration = None;
@@ -273,9 +261,9 @@ impl Runner {
             s.target = target;
         });
         self.publish(None);
-        let applied = self.apply(&order.counts);
+        let applied = self.pool.apply(&order.counts, self.host.as_ref());
         self.publish(Some(RunState::Running));
-        applied.map(|()| self.counts())
+        applied.map(|()| self.pool.counts())
     }
 
     /// One dispatch iteration; schedules the next or declares the ramp complete.
@@ -289,7 +277,7 @@ impl Runner {
                 let wait = d.wait_between();
                 let done = d.current_count() == d.target();
                 let totals = class_totals(&dist);
-                if let Err(e) = self.apply(&totals) {
+                if let Err(e) = self.pool.apply(&totals, self.host.as_ref()) {
                     tracing::error!("{e}");
                 }
                 self.publish(None);
@@ -307,6 +295,7 @@ impl Runner {
                 self.next_iteration = None;
                 // As Locust: only the classes of this run, in Python's `json.dumps` spacing.
                 let counts: serde_json::Map<String, serde_json::Value> = self
+                    .pool
                     .counts()
                     .into_iter()
                     .filter(|(n, _)| self.active_classes.iter().any(|c| &c.name == n))
@@ -324,21 +313,8 @@ impl Runner {
         }
     }
 
-    fn counts(&self) -> BTreeMap<String, u64> {
-        self.setup
-            .classes
-            .iter()
-            .map(|c| {
-                (
-                    c.name.clone(),
-                    self.users.get(&c.name).map_or(0, |v| v.len() as u64),
-                )
-            })
-            .collect()
-    }
-
     fn publish(&self, state: Option<RunState>) {
-        let counts = self.counts();
+        let counts = self.pool.counts();
         let host = self.host.clone();
         self.status.send_modify(|s| {
             if let Some(st) = state {
@@ -351,103 +327,23 @@ impl Runner {
         });
     }
 
-    /// Brings every class to its absolute count now: classes missing from `counts` go to zero.
-    /// Spawns come first, then stops, as a Locust worker applies a spawn.
-    fn apply(&mut self, counts: &BTreeMap<String, u64>) -> Result<(), RunnerError> {
-        let want = |name: &str| counts.get(name).copied().unwrap_or(0) as usize;
-        let mut spawned = Ok(());
-        'classes: for class in self.setup.classes.clone() {
-            let have = self.users.get(&class.name).map_or(0, Vec::len);
-            for _ in have..want(&class.name) {
-                match self.spawn_user(&class) {
-                    Ok(slot) => self.users.entry(class.name.clone()).or_default().push(slot),
-                    Err(e) => {
-                        spawned = Err(e);
-                        break 'classes;
-                    }
-                }
-            }
-        }
-        // Stops happen even when a spawn failed: a lower count is always honoured.
-        for class in self.setup.classes.clone() {
-            let slots = self
-                .users
-                .get_mut(&class.name)
-                .map(|v| v.split_off(want(&class.name).min(v.len())))
-                .unwrap_or_default();
-            // Locust stops the most recently started users first.
-            for slot in slots.into_iter().rev() {
-                self.stop_slot(slot);
-            }
-        }
-        spawned
-    }
-
-    fn spawn_user(&mut self, class: &Arc<ClassPlan>) -> Result<Slot, RunnerError> {
-        let base_url = base_url(self.host.as_ref().or(class.host.as_ref()))?;
-        let client = self.setup.sessions.client()?;
-        let user = GooseUser::new(
-            class.index,
-            Arc::from(class.name.as_str()),
-            base_url,
-            &self.goose_config,
-            0,
-            Some(client),
-        )
-        .map_err(|e| RunnerError::CreateUser {
-            class: class.name.clone(),
-            reason: e.to_string(),
-        })?;
-        let slot = Slot {
-            stop: CancellationToken::new(),
-            kill: CancellationToken::new(),
-        };
-        let task = UserTask {
-            class: class.clone(),
-            user,
-            hub: self.setup.hub.clone(),
-            stop: slot.stop.clone(),
-            kill: slot.kill.clone(),
-        };
-        self.tasks
-            .spawn(skein_api::with_sink(self.setup.hub.sink(), task.run()));
-        Ok(slot)
-    }
-
-    fn stop_slot(&self, slot: Slot) {
-        slot.stop.cancel();
-        let timeout = self.stop_timeout;
-        if timeout.is_zero() {
-            slot.kill.cancel();
-        } else {
-            let kill = slot.kill;
-            tokio::spawn(async move {
-                tokio::select! {
-                    _ = tokio::time::sleep(timeout) => kill.cancel(),
-                    // The user ended on its own; nothing to interrupt.
-                    _ = kill.cancelled() => {}
-                }
-            });
-        }
-    }
-
     /// Tells every user to stop; the loop declares `stopped` when the last has ended.
     fn begin_stop(&mut self) {
         let state = self.state();
         if state == RunState::Stopping
-            || (matches!(state, RunState::Ready | RunState::Stopped) && self.tasks.is_empty())
+            || (matches!(state, RunState::Ready | RunState::Stopped) && self.pool.is_empty())
         {
             return;
         }
-        let last_counts = self.counts();
+        let last_counts = self.pool.counts();
         self.status
             .send_modify(|s| s.final_class_counts = last_counts);
         // The status keeps the counts of the test that is stopping until it has stopped.
         self.publish(Some(RunState::Stopping));
         self.next_iteration = None;
         self.dispatcher = None;
-        let _ = self.apply(&BTreeMap::new());
-        if self.tasks.is_empty() {
+        let _ = self.pool.apply(&BTreeMap::new(), self.host.as_ref());
+        if self.pool.is_empty() {
             self.finish_stop();
         }
     }
@@ -458,29 +354,6 @@ impl Runner {
         while let Some(cmd) = self.deferred.pop_front() {
             self.handle(cmd);
         }
-    }
-}
-
-/// The URL users of a class are built on: the runner's host, else the class's own.
-fn base_url(host: Option<&String>) -> Result<Url, RunnerError> {
-    let host = host.ok_or(RunnerError::NoHost)?;
-    Url::parse(host).map_err(|e| RunnerError::InvalidHost {
-        host: host.clone(),
-        reason: e.to_string(),
-    })
-}
-
-fn check_host(host: &str) -> Result<(), RunnerError> {
-    match Url::parse(host) {
-        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => Ok(()),
-        Ok(_) => Err(RunnerError::InvalidHost {
-            host: host.to_string(),
-            reason: "it must be an http:// or https:// URL with a host".to_string(),
-        }),
-        Err(e) => Err(RunnerError::InvalidHost {
-            host: host.to_string(),
-            reason: e.to_string(),
-        }),
     }
 }
 
