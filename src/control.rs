@@ -130,7 +130,12 @@ impl RunControl for LocalRun {
         host: Option<String>,
         classes: Option<Vec<String>>,
     ) -> BoxFuture<'_, Result<(), String>> {
-        Box::pin(self.runner.start(users, rate, host, classes))
+        Box::pin(async move {
+            self.runner
+                .start(users, rate, host, classes)
+                .await
+                .map_err(|e| e.to_string())
+        })
     }
 
     fn stop(&self) -> BoxFuture<'_, ()> {
