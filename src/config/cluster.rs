@@ -28,7 +28,10 @@ pub enum Role {
         /// gives up at the first check unless the workers are already there.
         expect_workers_max_wait: Option<Duration>,
     },
-    Worker { master_host: String, master_port: u16 },
+    Worker {
+        master_host: String,
+        master_port: u16,
+    },
 }
 
 /// The distributed-run part of [`Settings`].
@@ -69,7 +72,9 @@ pub(crate) fn resolve_processes(
             ConfigError::Startup("--processes failed to detect number of cpus!?".to_string())
         })?,
         Some(n) if n < -1 => {
-            return Err(ConfigError::Startup(format!("Invalid --processes count {n}")))
+            return Err(ConfigError::Startup(format!(
+                "Invalid --processes count {n}"
+            )))
         }
         // Positive, and it fits: an i64 beyond usize is refused by the fork anyway.
         Some(n) => usize::try_from(n).unwrap_or(usize::MAX),
@@ -188,7 +193,10 @@ pub fn worker_child_args(settings: &Settings) -> Vec<String> {
     }
     // `--tags=a --tags=b` would keep only the last one; one `--tags a b` keeps them all, and the
     // `--` below stops it from swallowing the class names.
-    for (flag, list) in [("--tags", &settings.tags), ("--exclude-tags", &settings.exclude_tags)] {
+    for (flag, list) in [
+        ("--tags", &settings.tags),
+        ("--exclude-tags", &settings.exclude_tags),
+    ] {
         if let Some(list) = list {
             args.push(flag.to_string());
             args.extend(list.iter().cloned());

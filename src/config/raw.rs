@@ -160,7 +160,7 @@ pub struct RawArgs {
           value_parser = parse_origin, help_heading = WEB)]
     pub web_allowed_origin: Vec<String>,
 
-    /// Run as a master node, to which worker nodes connect (Goose: --manager)
+    /// Run as a master node, to which worker nodes connect
     #[arg(long, visible_alias = "manager", help_heading = MASTER)]
     pub master: bool,
 
@@ -189,7 +189,7 @@ pub struct RawArgs {
     #[arg(long = "enable-rebalancing", help_heading = MASTER)]
     pub enable_rebalancing: bool,
 
-    /// Run as a worker node that connects to a master (Goose: --worker as well)
+    /// Run as a worker node that connects to a master (Goose spells it the same)
     #[arg(long, help_heading = WORKER)]
     pub worker: bool,
 
@@ -542,10 +542,9 @@ fn parse_expect_workers(s: &str) -> Result<u64, String> {
         .trim()
         .parse()
         .map_err(|_| format!("invalid int value: '{s}'"))?;
-    u64::try_from(n)
-        .ok()
-        .filter(|n| *n >= 1)
-        .ok_or_else(|| format!("Invalid --expect-workers argument ({n}), must be a positive number"))
+    u64::try_from(n).ok().filter(|n| *n >= 1).ok_or_else(|| {
+        format!("Invalid --expect-workers argument ({n}), must be a positive number")
+    })
 }
 
 /// A table cap: a whole number of rows, at least 1.

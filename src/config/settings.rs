@@ -204,7 +204,12 @@ impl Settings {
                 *expect_workers,
                 expect_workers_max_wait.map_or(0, |d| d.as_secs()),
             ),
-            _ => (cluster::DEFAULT_MASTER_BIND_HOST, cluster::DEFAULT_MASTER_PORT, 1, 0),
+            _ => (
+                cluster::DEFAULT_MASTER_BIND_HOST,
+                cluster::DEFAULT_MASTER_PORT,
+                1,
+                0,
+            ),
         };
         let (master_host, master_port) = match &c.role {
             Role::Worker {

@@ -61,7 +61,12 @@ fn every_master_flag_parses() {
 
 #[test]
 fn every_worker_flag_parses() {
-    let s = run(&["--worker", "--master-host", "10.0.0.5", "--master-port=6001"]);
+    let s = run(&[
+        "--worker",
+        "--master-host",
+        "10.0.0.5",
+        "--master-port=6001",
+    ]);
     assert_eq!(s.cluster.role, worker("10.0.0.5", 6001));
 }
 
@@ -104,19 +109,28 @@ fn goose_gaggle_aliases() {
         "6100",
     ]);
     assert_eq!(s.cluster.role, master("0.0.0.0", 6100, 1, None));
-    let s = run(&["--worker", "--manager-host=m.example", "--manager-port", "6101"]);
+    let s = run(&[
+        "--worker",
+        "--manager-host=m.example",
+        "--manager-port",
+        "6101",
+    ]);
     assert_eq!(s.cluster.role, worker("m.example", 6101));
 }
 
 #[test]
 fn expect_workers_max_wait_zero_and_negative() {
     assert_eq!(
-        run(&["--master", "--expect-workers-max-wait", "0"]).cluster.role,
+        run(&["--master", "--expect-workers-max-wait", "0"])
+            .cluster
+            .role,
         master("*", 5557, 1, None)
     );
     // Locust compares `max_wait < elapsed`, so a negative wait gives up at the first check.
     assert_eq!(
-        run(&["--master", "--expect-workers-max-wait", "-5"]).cluster.role,
+        run(&["--master", "--expect-workers-max-wait", "-5"])
+            .cluster
+            .role,
         master("*", 5557, 1, Some(0))
     );
 }
@@ -208,7 +222,10 @@ fn processes_minus_one_is_one_per_cpu() {
 
 #[test]
 fn processes_zero_is_ignored() {
-    assert_eq!(run(&["--processes", "0"]).cluster, ClusterSettings::default());
+    assert_eq!(
+        run(&["--processes", "0"]).cluster,
+        ClusterSettings::default()
+    );
 }
 
 #[test]
@@ -227,15 +244,24 @@ as long as --worker is not set.",
         );
     }
     // Locust checks --processes before --master/--worker.
-    assert_eq!(err(&["--master", "--worker", "--processes", "2"]).exit_code(), 1);
+    assert_eq!(
+        err(&["--master", "--worker", "--processes", "2"]).exit_code(),
+        1
+    );
 }
 
 #[test]
 fn resolve_processes_without_cpus() {
     let e = crate::config::cluster::resolve_processes(Some(-1), false, || None).unwrap_err();
     assert_eq!(e.exit_code(), 1);
-    assert_eq!(e.to_string(), "--processes failed to detect number of cpus!?");
-    assert_eq!(crate::config::cluster::resolve_processes(Some(-1), false, || Some(6)).unwrap(), Some(6));
+    assert_eq!(
+        e.to_string(),
+        "--processes failed to detect number of cpus!?"
+    );
+    assert_eq!(
+        crate::config::cluster::resolve_processes(Some(-1), false, || Some(6)).unwrap(),
+        Some(6)
+    );
     // The CPU count is only asked for -1.
     assert_eq!(
         crate::config::cluster::resolve_processes(Some(2), false, || panic!("asked")).unwrap(),
@@ -284,7 +310,10 @@ fn env_false_and_cli_override() {
     assert_eq!(s.cluster.role, Role::Standalone);
     let s = d.settings(
         &["--master-bind-port", "6300"],
-        &[("LOCUST_MODE_MASTER", "on"), ("LOCUST_MASTER_BIND_PORT", "x")],
+        &[
+            ("LOCUST_MODE_MASTER", "on"),
+            ("LOCUST_MASTER_BIND_PORT", "x"),
+        ],
     );
     assert_eq!(s.cluster.role, master("*", 6300, 1, None));
 }
@@ -306,7 +335,10 @@ fn env_errors_name_the_variable() {
         "environment variable LOCUST_EXPECT_WORKERS: argument --expect-workers: \
 Invalid --expect-workers argument (0), must be a positive number"
     );
-    let e = d.error(&[], &[("LOCUST_MODE_MASTER", "1"), ("LOCUST_MODE_WORKER", "true")]);
+    let e = d.error(
+        &[],
+        &[("LOCUST_MODE_MASTER", "1"), ("LOCUST_MODE_WORKER", "true")],
+    );
     assert_eq!(e.exit_code(), 255);
     let e = d.error(&[], &[("LOCUST_PROCESSES", "-7")]);
     assert_eq!(e.exit_code(), 1);
@@ -350,9 +382,15 @@ fn config_keys_accept_the_gaggle_aliases() {
         "locust.conf",
         "manager\nmanager-bind-host = 10.2.2.2\nmanager-bind-port = 6500\n",
     );
-    assert_eq!(d.settings(&[], &[]).cluster.role, master("10.2.2.2", 6500, 1, None));
+    assert_eq!(
+        d.settings(&[], &[]).cluster.role,
+        master("10.2.2.2", 6500, 1, None)
+    );
     let d = Dirs::new();
-    d.write_cwd("locust.conf", "worker\nmanager-host = g\nmanager-port = 6501\n");
+    d.write_cwd(
+        "locust.conf",
+        "worker\nmanager-host = g\nmanager-port = 6501\n",
+    );
     assert_eq!(d.settings(&[], &[]).cluster.role, worker("g", 6501));
 }
 
@@ -506,14 +544,28 @@ fn child_args_follow_the_master_bind_host_and_the_worker_target() {
         let a = worker_child_args(&run(args));
         (a[2].clone(), a[4].clone())
     };
-    assert_eq!(at(&["--processes", "1", "--master-bind-host", "0.0.0.0"]).0, "127.0.0.1");
-    assert_eq!(at(&["--processes", "1", "--master-bind-host", "::"]).0, "::1");
+    assert_eq!(
+        at(&["--processes", "1", "--master-bind-host", "0.0.0.0"]).0,
+        "127.0.0.1"
+    );
+    assert_eq!(
+        at(&["--processes", "1", "--master-bind-host", "::"]).0,
+        "::1"
+    );
     assert_eq!(
         at(&["--processes", "1", "--master-bind-host", "10.3.3.3"]).0,
         "10.3.3.3"
     );
     assert_eq!(
-        at(&["--worker", "--processes", "2", "--master-host", "far", "--master-port", "7000"]),
+        at(&[
+            "--worker",
+            "--processes",
+            "2",
+            "--master-host",
+            "far",
+            "--master-port",
+            "7000"
+        ]),
         ("far".to_string(), "7000".to_string())
     );
     // Empty tag lists survive as a bare flag.
