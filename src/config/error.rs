@@ -57,6 +57,10 @@ pub enum ConfigError {
     /// Locust's post-parse startup checks (exit 1).
     #[error("{0}")]
     Startup(String),
+
+    /// The checks Locust ends with `sys.exit(-1)` (exit 255), e.g. `--master` with `--worker`.
+    #[error("{0}")]
+    Fatal(String),
 }
 
 impl ConfigError {
@@ -65,6 +69,7 @@ impl ConfigError {
         match self {
             ConfigError::Cli { code, .. } | ConfigError::Source { code, .. } => *code,
             ConfigError::Startup(_) => 1,
+            ConfigError::Fatal(_) => EXIT_FATAL,
             _ => 2,
         }
     }
@@ -74,18 +79,52 @@ impl ConfigError {
 /// too: Locust 2.47 checks it in argparse's type function).
 pub(crate) const ARGPARSE_EXIT: i32 = 2;
 
-/// The flags whose bad values Locust reports in argparse's own words, with its message.
-const ARGPARSE_STYLE: [(&str, &str, &str); 2] = [
+/// Locust's `sys.exit(-1)`, as the shell sees it.
+pub const EXIT_FATAL: i32 = 255;
+
+/// `--master` together with `--worker` (exit [`EXIT_FATAL`]).
+pub const MASTER_WITH_WORKER: &str = "The --master argument cannot be combined with --worker";
+
+/// `--master` together with `--processes` (exit 1).
+pub const MASTER_WITH_PROCESSES: &str = "--master cannot be combined with --processes. \
+Remove --master, as it is implicit as long as --worker is not set.";
+
+/// The exit code when the master cannot bind its port (runtime; Locust exits 1).
+pub const EXIT_MASTER_PORT_BUSY: i32 = 1;
+
+/// Locust's error for a busy master port. `cause` is the OS error text.
+pub fn master_port_busy_message(bind_host: &str, port: u16, cause: &str) -> String {
+    let at = if bind_host == "*" {
+        port.to_string()
+    } else {
+        format!("{bind_host}:{port}")
+    };
+    format!(
+        "The Locust master port ({at}) was busy. Close any applications using that port - \
+perhaps an old instance of Locust master is still running? ({cause})"
+    )
+}
+
+/// The exit code when `--expect-workers-max-wait` runs out (runtime; Locust exits 1).
+pub const EXIT_GAVE_UP_WAITING: i32 = 1;
+
+/// Locust's error when `--expect-workers-max-wait` runs out.
+pub const GAVE_UP_WAITING: &str = "Gave up waiting for workers to connect";
+
+/// The flags whose bad values Locust reports in argparse's own words, with its message
+/// (`None`: the value parser's own text, already in Locust's words).
+const ARGPARSE_STYLE: [(&str, &str, Option<&str>); 3] = [
     (
         "--run-time",
         "-t/--run-time",
-        super::timespan::CLI_TIMESPAN_INVALID,
+        Some(super::timespan::CLI_TIMESPAN_INVALID),
     ),
     (
         "--stop-timeout",
         "-s/--stop-timeout",
-        super::timespan::CLI_TIMESPAN_INVALID,
+        Some(super::timespan::CLI_TIMESPAN_INVALID),
     ),
+    ("--expect-workers", "--expect-workers", None),
 ];
 
 /// `argument -t/--run-time: Invalid time span format. …` for a bad time span, as Locust.
@@ -94,10 +133,14 @@ fn argparse_message(e: &clap::Error) -> Option<String> {
         return None;
     }
     let arg = clap_arg(e)?;
-    ARGPARSE_STYLE
+    let (_, flags, message) = ARGPARSE_STYLE
         .iter()
-        .find(|(long, _, _)| arg == *long || arg.starts_with(&format!("{long} ")))
-        .map(|(_, flags, message)| format!("argument {flags}: {message}"))
+        .find(|(long, _, _)| arg == *long || arg.starts_with(&format!("{long} ")))?;
+    let message = match message {
+        Some(m) => m.to_string(),
+        None => std::error::Error::source(e)?.to_string(),
+    };
+    Some(format!("argument {flags}: {message}"))
 }
 
 /// clap's rendered error without the leading `error: `. With `summary`, only its first

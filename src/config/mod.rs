@@ -4,9 +4,11 @@
 //! validated into [`Settings`].
 //!
 //! Layers: [`raw`] defines the flags (clap), [`file`] reads config files, [`timespan`] parses
-//! durations, [`settings`] applies cross-option checks. [`load`] reads nothing from the process:
-//! arguments, environment, home and working directory are all passed in.
+//! durations, [`settings`] applies cross-option checks, [`cluster`] resolves the node's role.
+//! [`load`] reads nothing from the process: arguments, environment, home and working directory
+//! are all passed in (only `--processes -1` asks the OS for the number of CPUs).
 
+mod cluster;
 mod error;
 mod file;
 mod raw;
@@ -24,13 +26,17 @@ use clap::error::ErrorKind;
 use clap::parser::ValueSource;
 use clap::FromArgMatches;
 
-pub use error::ConfigError;
+pub use cluster::{worker_child_args, ClusterSettings, Role};
+pub use error::{
+    master_port_busy_message, ConfigError, EXIT_FATAL, EXIT_GAVE_UP_WAITING, EXIT_MASTER_PORT_BUSY,
+    GAVE_UP_WAITING, MASTER_WITH_PROCESSES, MASTER_WITH_WORKER,
+};
 pub use raw::{LogLevel, RawArgs, WebAuth, VERSION};
 pub use settings::{Settings, WebSettings};
 pub use timespan::{parse_timespan, TimespanError, TIMESPAN_FORMATS};
 
 use file::{ConfEntry, ConfValue};
-use raw::{Kind, Source, SOURCES, USER_CLASSES_ENV};
+use raw::{Kind, Source, KEY_ALIASES, SOURCES, USER_CLASSES_ENV};
 
 /// What the command line asks for.
 #[derive(Debug, Clone, PartialEq)]
@@ -211,9 +217,13 @@ fn read_config_file(path: &Path, required: bool) -> Result<Vec<ConfEntry>, Confi
 }
 
 fn find_source(path: &Path, key: &str) -> Result<&'static Source, ConfigError> {
+    let long = KEY_ALIASES
+        .iter()
+        .find(|(alias, _)| *alias == key)
+        .map_or(key, |(_, long)| long);
     SOURCES
         .iter()
-        .find(|s| s.long == key)
+        .find(|s| s.long == long)
         .ok_or_else(|| ConfigError::UnknownKey {
             path: path.to_path_buf(),
             key: key.to_string(),

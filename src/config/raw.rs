@@ -23,6 +23,8 @@ const TAGS: &str = "Tag options";
 const STATS: &str = "Request statistics options";
 const LOGGING: &str = "Logging options";
 const OTHER: &str = "Other options";
+const MASTER: &str = "Master options";
+const WORKER: &str = "Worker options";
 
 /// Locust's log levels (`-L`, case-insensitive).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -157,6 +159,54 @@ pub struct RawArgs {
     #[arg(long = "web-allowed-origin", value_name = "URL", action = clap::ArgAction::Append,
           value_parser = parse_origin, help_heading = WEB)]
     pub web_allowed_origin: Vec<String>,
+
+    /// Run as a master node, to which worker nodes connect
+    #[arg(long, visible_alias = "manager", help_heading = MASTER)]
+    pub master: bool,
+
+    /// Interface for the master to listen on, e.g. 192.168.1.1 (default * = all interfaces)
+    #[arg(long = "master-bind-host", visible_alias = "manager-bind-host", value_name = "IP",
+          help_heading = MASTER)]
+    pub master_bind_host: Option<String>,
+
+    /// Port for the master to listen on (default 5557)
+    #[arg(long = "master-bind-port", visible_alias = "manager-bind-port", value_name = "PORT",
+          allow_negative_numbers = true, help_heading = MASTER)]
+    pub master_bind_port: Option<u16>,
+
+    /// Delay starting the test until this many workers are connected (with --headless/--autostart; default 1)
+    #[arg(long = "expect-workers", value_name = "N", value_parser = parse_expect_workers,
+          allow_negative_numbers = true, help_heading = MASTER)]
+    pub expect_workers: Option<u64>,
+
+    /// Give up (exit 1) if the expected workers have not connected after this many seconds (default 0 = wait forever)
+    #[arg(long = "expect-workers-max-wait", value_name = "SECONDS", allow_negative_numbers = true,
+          help_heading = MASTER)]
+    pub expect_workers_max_wait: Option<i64>,
+
+    /// Accepted for Locust compatibility and changes nothing: skein always redistributes users
+    /// when workers join or leave
+    #[arg(long = "enable-rebalancing", help_heading = MASTER)]
+    pub enable_rebalancing: bool,
+
+    /// Run as a worker node that connects to a master (Goose spells it the same)
+    #[arg(long, help_heading = WORKER)]
+    pub worker: bool,
+
+    /// Fork this many local worker processes (-1 = one per CPU core). With --worker the parent
+    /// only supervises them; without it the parent is also their master
+    #[arg(long, value_name = "N", allow_negative_numbers = true, help_heading = WORKER)]
+    pub processes: Option<i64>,
+
+    /// Master node to connect to (default 127.0.0.1)
+    #[arg(long = "master-host", visible_alias = "manager-host", value_name = "HOSTNAME",
+          help_heading = WORKER)]
+    pub master_host: Option<String>,
+
+    /// Port of the master node to connect to (default 5557)
+    #[arg(long = "master-port", visible_alias = "manager-port", value_name = "PORT",
+          allow_negative_numbers = true, help_heading = WORKER)]
+    pub master_port: Option<u16>,
 
     /// Only run tasks with at least one of these tags
     #[arg(short = 'T', long, value_name = "TAG", num_args = 0.., help_heading = TAGS)]
@@ -310,6 +360,52 @@ pub(crate) const SOURCES: &[Source] = &[
         Some("LOCUST_WEB_ALLOWED_ORIGIN"),
         Kind::List,
     ),
+    src("master", "master", Some("LOCUST_MODE_MASTER"), Kind::Flag),
+    src(
+        "master_bind_host",
+        "master-bind-host",
+        Some("LOCUST_MASTER_BIND_HOST"),
+        Kind::Value,
+    ),
+    src(
+        "master_bind_port",
+        "master-bind-port",
+        Some("LOCUST_MASTER_BIND_PORT"),
+        Kind::Value,
+    ),
+    src(
+        "expect_workers",
+        "expect-workers",
+        Some("LOCUST_EXPECT_WORKERS"),
+        Kind::Value,
+    ),
+    src(
+        "expect_workers_max_wait",
+        "expect-workers-max-wait",
+        Some("LOCUST_EXPECT_WORKERS_MAX_WAIT"),
+        Kind::Value,
+    ),
+    // Locust has no environment variable for this one.
+    src("enable_rebalancing", "enable-rebalancing", None, Kind::Flag),
+    src("worker", "worker", Some("LOCUST_MODE_WORKER"), Kind::Flag),
+    src(
+        "processes",
+        "processes",
+        Some("LOCUST_PROCESSES"),
+        Kind::Value,
+    ),
+    src(
+        "master_host",
+        "master-host",
+        Some("LOCUST_MASTER_NODE_HOST"),
+        Kind::Value,
+    ),
+    src(
+        "master_port",
+        "master-port",
+        Some("LOCUST_MASTER_NODE_PORT"),
+        Kind::Value,
+    ),
     src("tags", "tags", Some("LOCUST_TAGS"), Kind::List),
     src(
         "exclude_tags",
@@ -375,6 +471,15 @@ pub(crate) const SOURCES: &[Source] = &[
     ),
 ];
 
+/// Config-file keys that name an option by its alias (Goose's Gaggle spellings): alias, long.
+pub(crate) const KEY_ALIASES: &[(&str, &str)] = &[
+    ("manager", "master"),
+    ("manager-bind-host", "master-bind-host"),
+    ("manager-bind-port", "master-bind-port"),
+    ("manager-host", "master-host"),
+    ("manager-port", "master-port"),
+];
+
 /// The environment variable holding positional user class names, space-separated.
 pub(crate) const USER_CLASSES_ENV: &str = "LOCUST_USER_CLASSES";
 
@@ -429,6 +534,17 @@ fn parse_spawn_rate(s: &str) -> Result<f64, String> {
 
 fn parse_timespan_value(s: &str) -> Result<Duration, String> {
     parse_timespan(s).map_err(|_| super::timespan::CLI_TIMESPAN_INVALID.to_string())
+}
+
+/// Locust's `positive_integer`, with its texts (shown as `argument --expect-workers: …`).
+fn parse_expect_workers(s: &str) -> Result<u64, String> {
+    let n: i64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("invalid int value: '{s}'"))?;
+    u64::try_from(n).ok().filter(|n| *n >= 1).ok_or_else(|| {
+        format!("Invalid --expect-workers argument ({n}), must be a positive number")
+    })
 }
 
 /// A table cap: a whole number of rows, at least 1.

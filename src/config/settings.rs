@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use serde_json::{json, Map, Value};
 
+use super::cluster::{self, ClusterSettings, Role};
 use super::error::ConfigError;
 use super::raw::{LogLevel, RawArgs};
 use crate::stats::{StatsLimits, DEFAULT_MAX_FAILURE_ROWS, DEFAULT_MAX_REQUEST_NAMES};
@@ -83,6 +84,8 @@ pub struct Settings {
     pub locustfile: Option<String>,
     /// `--max-request-names` and `--max-failure-rows`.
     pub stats_limits: StatsLimits,
+    /// `--master`, `--worker`, `--processes` and their options.
+    pub cluster: ClusterSettings,
 }
 
 impl Default for Settings {
@@ -102,6 +105,19 @@ impl Settings {
                 message: "requires --csv".to_string(),
             });
         }
+        let autoquit_raw = raw.autoquit.unwrap_or(-1);
+        // Locust treats every negative value as "never" but only complains about an explicit one.
+        let autoquit = u64::try_from(autoquit_raw).ok();
+        if raw.autoquit.is_some() && autoquit_raw != -1 && !raw.autostart {
+            return Err(ConfigError::Startup(
+                "--autoquit is only meaningful in combination with --autostart".to_string(),
+            ));
+        }
+        // In Locust's order: --autoquit, then --processes, then --master with --worker.
+        let processes = cluster::resolve_processes(raw.processes, raw.master, || {
+            std::thread::available_parallelism().ok().map(usize::from)
+        })?;
+        let cluster = cluster::cluster_settings(&raw, processes)?;
         let tls = match (raw.tls_cert, raw.tls_key) {
             (Some(cert), Some(key)) => Some((cert, key)),
             (None, None) => None,
@@ -112,14 +128,6 @@ impl Settings {
                 })
             }
         };
-        let autoquit_raw = raw.autoquit.unwrap_or(-1);
-        // Locust treats every negative value as "never" but only complains about an explicit one.
-        let autoquit = u64::try_from(autoquit_raw).ok();
-        if raw.autoquit.is_some() && autoquit_raw != -1 && !raw.autostart {
-            return Err(ConfigError::Startup(
-                "--autoquit is only meaningful in combination with --autostart".to_string(),
-            ));
-        }
         let web_host_raw = raw.web_host.unwrap_or_default();
         let web = WebSettings {
             host: if web_host_raw == "*" {
@@ -167,6 +175,7 @@ impl Settings {
                 max_failure_rows: raw.max_failure_rows.unwrap_or(DEFAULT_MAX_FAILURE_ROWS),
             },
             web,
+            cluster,
             config: raw.config,
             web_host_raw,
             autoquit_raw,
@@ -182,7 +191,44 @@ impl Settings {
             Some((c, k)) => (c.display().to_string(), k.display().to_string()),
             None => (String::new(), String::new()),
         };
+        let c = &self.cluster;
+        let (master_bind_host, master_bind_port, expect_workers, max_wait) = match &c.role {
+            Role::Master {
+                bind_host,
+                bind_port,
+                expect_workers,
+                expect_workers_max_wait,
+            } => (
+                bind_host.as_str(),
+                *bind_port,
+                *expect_workers,
+                expect_workers_max_wait.map_or(0, |d| d.as_secs()),
+            ),
+            _ => (
+                cluster::DEFAULT_MASTER_BIND_HOST,
+                cluster::DEFAULT_MASTER_PORT,
+                1,
+                0,
+            ),
+        };
+        let (master_host, master_port) = match &c.role {
+            Role::Worker {
+                master_host,
+                master_port,
+            } => (master_host.as_str(), *master_port),
+            _ => (cluster::DEFAULT_MASTER_HOST, cluster::DEFAULT_MASTER_PORT),
+        };
         let value = json!({
+            "master": matches!(c.role, Role::Master { .. }),
+            "master_bind_host": master_bind_host,
+            "master_bind_port": master_bind_port,
+            "expect_workers": expect_workers,
+            "expect_workers_max_wait": max_wait,
+            "enable_rebalancing": c.enable_rebalancing,
+            "worker": matches!(c.role, Role::Worker { .. }),
+            "processes": c.processes,
+            "master_host": master_host,
+            "master_port": master_port,
             "config": path(&self.config),
             "host": self.host,
             "num_users": self.users,

@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use super::*;
 
+mod cluster;
+
 /// A home and a working directory, both empty temporary directories.
 struct Dirs {
     home: tempfile::TempDir,
