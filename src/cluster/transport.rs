@@ -253,7 +253,8 @@ impl WorkerTransport {
     /// master, not received by it). An error is the cue to [`Self::reconnect`]. If this future
     /// is cancelled the frame may or may not go out, so keep it out of `select!` branches.
     pub async fn send(&self, payload: Vec<u8>) -> Result<(), TransportError> {
-        self.ask(|reply| WorkerCommand::Send(payload, reply)).await?
+        self.ask(|reply| WorkerCommand::Send(payload, reply))
+            .await?
     }
 
     /// Drops the current socket, then connects a new one with the same identity (the old one
@@ -266,9 +267,7 @@ impl WorkerTransport {
     /// `quit`) are written out, then closes it. zeromq 0.7 has no linger and no flush signal,
     /// so the wait is a bounded one; 200-500 ms is ample on a LAN.
     pub async fn close(self, linger: Duration) {
-        let _ = self
-            .ask(|reply| WorkerCommand::Close(linger, reply))
-            .await;
+        let _ = self.ask(|reply| WorkerCommand::Close(linger, reply)).await;
     }
 
     async fn ask<T>(

@@ -44,29 +44,45 @@ async fn next_worker(worker: &mut WorkerTransport) -> WorkerItem {
 
 /// Sends until the master has its frame: a send right after a restart may go to the
 /// connection that just died, so retry (boundedly), reconnecting on errors.
-async fn send_until_heard(worker: &mut WorkerTransport, master: &mut MasterTransport, payload: &[u8]) {
+async fn send_until_heard(
+    worker: &mut WorkerTransport,
+    master: &mut MasterTransport,
+    payload: &[u8],
+) {
     for _ in 0..50 {
         if worker.send(payload.to_vec()).await.is_err() {
             let _ = worker.reconnect().await;
             continue;
         }
-        if let Ok(Some(item)) = tokio::time::timeout(Duration::from_millis(200), master.recv()).await {
+        if let Ok(Some(item)) =
+            tokio::time::timeout(Duration::from_millis(200), master.recv()).await
+        {
             assert_eq!(item, Ok((worker.node_id().to_string(), payload.to_vec())));
             return;
         }
     }
-    panic!("the master never heard {:?}", String::from_utf8_lossy(payload));
+    panic!(
+        "the master never heard {:?}",
+        String::from_utf8_lossy(payload)
+    );
 }
 
 #[tokio::test]
 async fn two_workers_exchange_frames_routed_by_identity() {
     let (mut master, port) = master().await;
-    let mut a = WorkerTransport::connect("127.0.0.1", port, "host-a_1", quick()).await.unwrap();
-    let mut b = WorkerTransport::connect("127.0.0.1", port, "host-b_2", quick()).await.unwrap();
+    let mut a = WorkerTransport::connect("127.0.0.1", port, "host-a_1", quick())
+        .await
+        .unwrap();
+    let mut b = WorkerTransport::connect("127.0.0.1", port, "host-b_2", quick())
+        .await
+        .unwrap();
 
     a.send(b"from a".to_vec()).await.unwrap();
     b.send(b"from b".to_vec()).await.unwrap();
-    let mut got = vec![next_master(&mut master).await, next_master(&mut master).await];
+    let mut got = vec![
+        next_master(&mut master).await,
+        next_master(&mut master).await,
+    ];
     got.sort_by(|x, y| format!("{x:?}").cmp(&format!("{y:?}")));
     assert_eq!(
         got,
@@ -76,9 +92,18 @@ async fn two_workers_exchange_frames_routed_by_identity() {
         ]
     );
 
-    master.send("host-b_2".into(), b"to b".to_vec()).await.unwrap();
-    master.send("nobody".into(), b"lost".to_vec()).await.unwrap();
-    master.send("host-a_1".into(), b"to a".to_vec()).await.unwrap();
+    master
+        .send("host-b_2".into(), b"to b".to_vec())
+        .await
+        .unwrap();
+    master
+        .send("nobody".into(), b"lost".to_vec())
+        .await
+        .unwrap();
+    master
+        .send("host-a_1".into(), b"to a".to_vec())
+        .await
+        .unwrap();
     assert_eq!(next_worker(&mut a).await, Ok(b"to a".to_vec()));
     assert_eq!(next_worker(&mut b).await, Ok(b"to b".to_vec()));
     // Nothing else arrived: not the frame for "nobody", not the other worker's.
@@ -91,7 +116,9 @@ async fn two_workers_exchange_frames_routed_by_identity() {
 #[tokio::test]
 async fn a_worker_reconnects_to_a_master_rebound_on_the_same_port() {
     let (mut master, port) = master().await;
-    let mut worker = WorkerTransport::connect("127.0.0.1", port, "vm_reconnect", quick()).await.unwrap();
+    let mut worker = WorkerTransport::connect("127.0.0.1", port, "vm_reconnect", quick())
+        .await
+        .unwrap();
     send_until_heard(&mut worker, &mut master, b"before").await;
 
     drop(master);
@@ -110,34 +137,59 @@ async fn a_worker_reconnects_to_a_master_rebound_on_the_same_port() {
 
     worker.reconnect().await.expect("reconnect");
     send_until_heard(&mut worker, &mut master, b"after").await;
-    master.send("vm_reconnect".into(), b"welcome back".to_vec()).await.unwrap();
+    master
+        .send("vm_reconnect".into(), b"welcome back".to_vec())
+        .await
+        .unwrap();
     assert_eq!(next_worker(&mut worker).await, Ok(b"welcome back".to_vec()));
 }
 
+/// zmq.rs does not always notice a master that went away: sends may keep returning `Ok`
+/// (observed here for 5 s), which is why master heartbeat silence must trigger the reconnect.
+/// What holds: sends return promptly, and a reconnect to nothing fails within its bounds.
 #[tokio::test]
-async fn a_send_fails_once_the_master_is_gone() {
+async fn with_the_master_gone_sends_return_and_reconnect_gives_up() {
     let (master, port) = master().await;
-    let worker = WorkerTransport::connect("127.0.0.1", port, "vm_gone", quick()).await.unwrap();
+    let mut worker = WorkerTransport::connect("127.0.0.1", port, "vm_gone", quick())
+        .await
+        .unwrap();
     drop(master);
-    let mut failed = false;
-    for _ in 0..50 {
-        if worker.send(b"anyone?".to_vec()).await.is_err() {
-            failed = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+    for _ in 0..5 {
+        let sent =
+            tokio::time::timeout(Duration::from_secs(2), worker.send(b"anyone?".to_vec())).await;
+        assert!(sent.is_ok(), "a send hung with no master");
     }
-    assert!(failed, "sends kept succeeding with no master");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let started = std::time::Instant::now();
+    let error = worker.reconnect().await.expect_err("nobody listens");
+    assert!(
+        matches!(error, TransportError::Connect { attempts: 3, .. }),
+        "{error:?}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(matches!(
+        worker.send(b"x".to_vec()).await,
+        Err(TransportError::NotConnected(_))
+    ));
 }
 
 #[tokio::test]
 async fn megabyte_frames_both_ways() {
     let (mut master, port) = master().await;
-    let mut worker = WorkerTransport::connect("127.0.0.1", port, "vm_big", quick()).await.unwrap();
+    let mut worker = WorkerTransport::connect("127.0.0.1", port, "vm_big", quick())
+        .await
+        .unwrap();
     let up: Vec<u8> = (0..1_000_000u32).map(|i| (i % 251) as u8).collect();
     let down: Vec<u8> = up.iter().rev().copied().collect();
     worker.send(up.clone()).await.unwrap();
-    assert_eq!(next_master(&mut master).await, Ok(("vm_big".to_string(), up)));
+    assert_eq!(
+        next_master(&mut master).await,
+        Ok(("vm_big".to_string(), up))
+    );
     master.send("vm_big".into(), down.clone()).await.unwrap();
     assert_eq!(next_worker(&mut worker).await, Ok(down));
 }
@@ -148,9 +200,13 @@ async fn oversized_frames_are_reported_not_delivered() {
         max_frame_bytes: 1000,
         ..MasterOptions::default()
     };
-    let mut master = MasterTransport::bind("127.0.0.1", 0, options).await.unwrap();
+    let mut master = MasterTransport::bind("127.0.0.1", 0, options)
+        .await
+        .unwrap();
     let port = master.local_addr().unwrap().port();
-    let worker = WorkerTransport::connect("127.0.0.1", port, "vm_huge", quick()).await.unwrap();
+    let worker = WorkerTransport::connect("127.0.0.1", port, "vm_huge", quick())
+        .await
+        .unwrap();
     worker.send(vec![7; 1001]).await.unwrap();
     worker.send(vec![7; 1000]).await.unwrap();
     assert_eq!(
@@ -161,7 +217,10 @@ async fn oversized_frames_are_reported_not_delivered() {
             max: 1000
         })
     );
-    assert_eq!(next_master(&mut master).await, Ok(("vm_huge".into(), vec![7; 1000])));
+    assert_eq!(
+        next_master(&mut master).await,
+        Ok(("vm_huge".into(), vec![7; 1000]))
+    );
 }
 
 #[tokio::test]
@@ -227,14 +286,21 @@ async fn a_busy_port_is_a_bind_error_worded_like_locust() {
 
 #[tokio::test]
 async fn star_binds_every_interface() {
-    let master = MasterTransport::bind("*", 0, MasterOptions::default()).await.unwrap();
+    let master = MasterTransport::bind("*", 0, MasterOptions::default())
+        .await
+        .unwrap();
     let addr = master.local_addr().unwrap();
     assert!(addr.ip().is_unspecified(), "{addr}");
     // IPv4 workers reach it whichever family was bound.
     let mut master = master;
-    let worker = WorkerTransport::connect("127.0.0.1", addr.port(), "vm_star", quick()).await.unwrap();
+    let worker = WorkerTransport::connect("127.0.0.1", addr.port(), "vm_star", quick())
+        .await
+        .unwrap();
     worker.send(b"v4".to_vec()).await.unwrap();
-    assert_eq!(next_master(&mut master).await, Ok(("vm_star".into(), b"v4".to_vec())));
+    assert_eq!(
+        next_master(&mut master).await,
+        Ok(("vm_star".into(), b"v4".to_vec()))
+    );
 }
 
 #[tokio::test]
@@ -243,7 +309,10 @@ async fn bad_node_ids_are_refused_before_connecting() {
         let error = WorkerTransport::connect("127.0.0.1", 1, &bad, quick())
             .await
             .expect_err("refused");
-        assert!(matches!(error, TransportError::BadNodeId { .. }), "{error:?}");
+        assert!(
+            matches!(error, TransportError::BadNodeId { .. }),
+            "{error:?}"
+        );
     }
     assert!(validate_node_id(&"é".repeat(127)).is_ok());
     assert!(validate_node_id(&"é".repeat(128)).is_err());
@@ -265,19 +334,34 @@ async fn connecting_to_nothing_gives_up_after_the_attempts() {
     let error = WorkerTransport::connect("127.0.0.1", port, "vm_alone", options)
         .await
         .expect_err("nobody listens");
-    assert!(matches!(error, TransportError::Connect { attempts: 2, .. }), "{error:?}");
-    assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
+    assert!(
+        matches!(error, TransportError::Connect { attempts: 2, .. }),
+        "{error:?}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
 }
 
 #[tokio::test]
 async fn close_flushes_the_last_frames() {
     let (mut master, port) = master().await;
-    let worker = WorkerTransport::connect("127.0.0.1", port, "vm_bye", quick()).await.unwrap();
+    let worker = WorkerTransport::connect("127.0.0.1", port, "vm_bye", quick())
+        .await
+        .unwrap();
     worker.send(b"stats".to_vec()).await.unwrap();
     worker.send(b"quit".to_vec()).await.unwrap();
     worker.close(Duration::from_millis(200)).await;
-    assert_eq!(next_master(&mut master).await, Ok(("vm_bye".into(), b"stats".to_vec())));
-    assert_eq!(next_master(&mut master).await, Ok(("vm_bye".into(), b"quit".to_vec())));
+    assert_eq!(
+        next_master(&mut master).await,
+        Ok(("vm_bye".into(), b"stats".to_vec()))
+    );
+    assert_eq!(
+        next_master(&mut master).await,
+        Ok(("vm_bye".into(), b"quit".to_vec()))
+    );
 }
 
 #[test]
@@ -287,7 +371,10 @@ fn node_ids_have_locusts_shape() {
     let (host, hex) = id.split_once('_').unwrap();
     assert_eq!(host, "my-vm");
     assert_eq!(hex.len(), 32);
-    assert_eq!(node_id_from("", [0; 16]), "localhost_00000000000040008000000000000000");
+    assert_eq!(
+        node_id_from("", [0; 16]),
+        "localhost_00000000000040008000000000000000"
+    );
     assert!(validate_node_id(&node_id_from(&"h".repeat(400), [1; 16])).is_ok());
 
     let fresh = hostname_hex32();
@@ -307,7 +394,10 @@ mod memory_twin {
         let mut a = net.connect("host-a_1").await.unwrap();
         let mut b = net.connect("host-b_2").await.unwrap();
         a.send(b"from a".to_vec()).await.unwrap();
-        assert_eq!(next_master(&mut master).await, Ok(("host-a_1".into(), b"from a".to_vec())));
+        assert_eq!(
+            next_master(&mut master).await,
+            Ok(("host-a_1".into(), b"from a".to_vec()))
+        );
         b.send(Vec::new()).await.unwrap();
         assert_eq!(
             next_master(&mut master).await,
@@ -315,8 +405,14 @@ mod memory_twin {
                 identity: "host-b_2".into()
             })
         );
-        master.send("nobody".into(), b"lost".to_vec()).await.unwrap();
-        master.send("host-b_2".into(), b"to b".to_vec()).await.unwrap();
+        master
+            .send("nobody".into(), b"lost".to_vec())
+            .await
+            .unwrap();
+        master
+            .send("host-b_2".into(), b"to b".to_vec())
+            .await
+            .unwrap();
         assert_eq!(next_worker(&mut b).await, Ok(b"to b".to_vec()));
         let extra = tokio::time::timeout(Duration::from_millis(100), a.recv()).await;
         assert!(extra.is_err(), "unexpected {extra:?}");
@@ -336,7 +432,10 @@ mod memory_twin {
         let mut master = net.bind(MasterOptions::default());
         worker.reconnect().await.unwrap();
         worker.send(b"again".to_vec()).await.unwrap();
-        assert_eq!(next_master(&mut master).await, Ok(("vm_1".into(), b"again".to_vec())));
+        assert_eq!(
+            next_master(&mut master).await,
+            Ok(("vm_1".into(), b"again".to_vec()))
+        );
         master.send("vm_1".into(), b"hi".to_vec()).await.unwrap();
         assert_eq!(next_worker(&mut worker).await, Ok(b"hi".to_vec()));
     }
@@ -344,7 +443,13 @@ mod memory_twin {
     #[tokio::test]
     async fn refuses_bad_node_ids_and_a_missing_master() {
         let net = Network::new();
-        assert!(matches!(net.connect("").await, Err(TransportError::BadNodeId { .. })));
-        assert!(matches!(net.connect("vm_1").await, Err(TransportError::Connect { .. })));
+        assert!(matches!(
+            net.connect("").await,
+            Err(TransportError::BadNodeId { .. })
+        ));
+        assert!(matches!(
+            net.connect("vm_1").await,
+            Err(TransportError::Connect { .. })
+        ));
     }
 }

@@ -32,10 +32,12 @@ pub(super) async fn bind_master(
 ) -> Result<MasterTransport, TransportError> {
     let shown = format!("{host}:{port}");
     let listener = bind_listener(host, port).await?;
-    let local_addr = listener.local_addr().map_err(|source| TransportError::Bind {
-        addr: shown.clone(),
-        source,
-    })?;
+    let local_addr = listener
+        .local_addr()
+        .map_err(|source| TransportError::Bind {
+            addr: shown.clone(),
+            source,
+        })?;
     let mut socket = RouterSocket::new();
     socket
         .bind_listener(listener)
@@ -212,12 +214,11 @@ async fn connect_dealer(
     let attempts = options.connect_attempts.max(1);
     let mut last = String::new();
     for attempt in 1..=attempts {
-        let identity = PeerIdentity::try_from(node_id.as_bytes()).map_err(|_| {
-            TransportError::BadNodeId {
+        let identity =
+            PeerIdentity::try_from(node_id.as_bytes()).map_err(|_| TransportError::BadNodeId {
                 node_id: node_id.to_string(),
                 problem: "it is not a ZeroMQ identity",
-            }
-        })?;
+            })?;
         let mut socket_options = SocketOptions::default();
         socket_options
             .peer_identity(identity)
