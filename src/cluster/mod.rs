@@ -8,6 +8,7 @@
 pub mod codec;
 pub mod dispatch;
 pub mod message;
+pub mod transport;
 pub mod value;
 
 pub use codec::{DecodeError, EncodeError, Frame, PayloadError};
