@@ -26,7 +26,7 @@ pub fn parse_statm_rss_bytes(statm: &str, page_size: u64) -> Option<u64> {
 /// 0 when the clock did not advance or went back.
 pub fn cpu_percent(prev: (f64, u64), cur: (f64, u64), ticks_per_second: u64) -> f64 {
     let dt = cur.0 - prev.0;
-    if !(dt > 0.0) || ticks_per_second == 0 {
+    if dt.is_nan() || dt <= 0.0 || ticks_per_second == 0 {
         return 0.0;
     }
     let cpu_seconds = cur.1.saturating_sub(prev.1) as f64 / ticks_per_second as f64;
@@ -75,9 +75,9 @@ impl ProcSampler {
 
     /// The pure half of [`ProcSampler::sample`].
     fn record(&mut self, now: f64, ticks: u64, rss_bytes: u64) -> ProcSample {
-        let cpu_percent = self
-            .prev
-            .map_or(0.0, |prev| cpu_percent(prev, (now, ticks), self.ticks_per_second));
+        let cpu_percent = self.prev.map_or(0.0, |prev| {
+            cpu_percent(prev, (now, ticks), self.ticks_per_second)
+        });
         self.prev = Some((now, ticks));
         ProcSample {
             cpu_percent,
@@ -114,7 +114,12 @@ mod tests {
 
     #[test]
     fn bad_stat_text_is_none_not_a_panic() {
-        for bad in ["", "no paren at all", "1 (x) S 1 2", "1 (x) S 1 1 1 0 -1 0 0 0 0 0 a b"] {
+        for bad in [
+            "",
+            "no paren at all",
+            "1 (x) S 1 2",
+            "1 (x) S 1 1 1 0 -1 0 0 0 0 0 a b",
+        ] {
             assert_eq!(parse_stat_cpu_ticks(bad), None, "{bad:?}");
         }
         let huge = format!("1 (x) S 1 1 1 0 -1 0 0 0 0 0 {} 1", u64::MAX);
@@ -129,7 +134,10 @@ mod tests {
         );
         assert_eq!(parse_statm_rss_bytes("252493", 4096), None);
         assert_eq!(parse_statm_rss_bytes("1 x", 4096), None);
-        assert_eq!(parse_statm_rss_bytes(&format!("1 {}", u64::MAX), 4096), None);
+        assert_eq!(
+            parse_statm_rss_bytes(&format!("1 {}", u64::MAX), 4096),
+            None
+        );
     }
 
     #[test]

@@ -21,6 +21,7 @@ use std::collections::VecDeque;
 
 use crate::stats::StatsReport;
 
+use super::codec::DecodeError;
 use super::message::{
     ClassCounts, Heartbeat, Spawn, SpawnedUsers, StatsPayload, ToMaster, ToWorker, Version,
     WorkerState,
@@ -119,7 +120,9 @@ pub enum Effect {
     /// The master stopped answering: the users are being stopped and the worker re-registers.
     MasterLost,
     /// Exit the process with this code (after sending what came before).
-    Quit { code: i32 },
+    Quit {
+        code: i32,
+    },
     Log(Level, String),
 }
 
@@ -223,7 +226,10 @@ impl Worker {
             } else {
                 fx.push(log(
                     Level::Warn,
-                    format!("Dropping {} message received while stopping", msg.type_name()),
+                    format!(
+                        "Dropping {} message received while stopping",
+                        msg.type_name()
+                    ),
                 ));
             }
             return fx;
@@ -245,6 +251,26 @@ impl Worker {
         )]
     }
 
+    /// A frame from the master that did not decode: logged and dropped. One whose envelope was
+    /// readable still shows that the master is alive.
+    pub fn bad_message(&mut self, error: &DecodeError, now: f64) -> Vec<Effect> {
+        match error {
+            DecodeError::UnknownType { message_type, .. } => {
+                self.unknown_message(message_type, now)
+            }
+            _ if self.is_finished() => Vec::new(),
+            _ => {
+                if error.node_id().is_some() {
+                    self.heard_any(now);
+                }
+                vec![log(
+                    Level::Warn,
+                    format!("Dropping a message from the master: {error}"),
+                )]
+            }
+        }
+    }
+
     /// Every heartbeat interval (1 s): the heartbeat, with the process's latest CPU and memory
     /// sample, then whatever deadlines are due.
     pub fn tick(&mut self, now: f64, cpu_percent: f64, memory_bytes: u64) -> Vec<Effect> {
@@ -260,7 +286,7 @@ impl Worker {
 
     /// The runner applied the last [`Effect::Apply`]; `counts` is what runs now.
     pub fn spawned(&mut self, counts: ClassCounts, _now: f64) -> Vec<Effect> {
-        if self.job != Job::Idle || !matches!(self.link, Link::Registered { .. }) {
+        if self.job != Job::Idle || matches!(self.link, Link::Lost { .. } | Link::Finished) {
             // A stop or the loss of the master overtook the spawn (Locust kills the spawning
             // greenlet, so no spawning_complete either).
             self.users = counts;
@@ -438,8 +464,7 @@ impl Worker {
             return;
         }
         fx.push(Effect::Send(ToMaster::Spawning));
-        // NaN compares false, so `!(a > b)` also discards a NaN timestamp.
-        if !(spawn.timestamp > self.last_spawn_timestamp) {
+        if spawn.timestamp.is_nan() || spawn.timestamp <= self.last_spawn_timestamp {
             fx.push(log(
                 Level::Info,
                 "Discard spawn message with older or equal timestamp than timestamp of previous spawn message".into(),
@@ -480,9 +505,7 @@ impl Worker {
             let names: Vec<&str> = unknown.iter().map(|(n, _)| n.as_str()).collect();
             fx.push(log(
                 Level::Error,
-                format!(
-                    "The master asked for unknown user classes {names:?}; running the others"
-                ),
+                format!("The master asked for unknown user classes {names:?}; running the others"),
             ));
         }
         ClassCounts(known)

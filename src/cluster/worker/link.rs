@@ -21,7 +21,10 @@ use crate::cluster::message::ToWorker;
 #[derive(Debug, Clone, PartialEq)]
 pub(super) enum Link {
     /// Waiting for the first `ack`; `sent` counts the `client_ready`s so far.
-    Connecting { sent: u32, retry_at: f64 },
+    Connecting {
+        sent: u32,
+        retry_at: f64,
+    },
     Registered {
         /// When the master was last heard from; `None` until its first heartbeat.
         last_heard: Option<f64>,
@@ -29,7 +32,10 @@ pub(super) enum Link {
         paused: bool,
     },
     /// The master went silent; re-registering until `quit_at`.
-    Lost { retry_at: f64, quit_at: f64 },
+    Lost {
+        retry_at: f64,
+        quit_at: f64,
+    },
     Finished,
 }
 
@@ -132,9 +138,7 @@ impl Worker {
                 if retries >= self.cfg.connect_retries {
                     fx.push(log(
                         Level::Error,
-                        format!(
-                            "Failed to connect to master after {sent} attempts, giving up"
-                        ),
+                        format!("Failed to connect to master after {sent} attempts, giving up"),
                     ));
                     self.link = Link::Finished;
                     // Locust's `sys.exit(-1)`.

@@ -77,7 +77,14 @@ fn registered(cfg: WorkerConfig) -> Worker {
 fn running(cfg: WorkerConfig, stop_timeout: f64) -> Worker {
     let mut w = registered(cfg);
     w.handle(ToWorker::Heartbeat, T0 + 0.01);
-    w.handle(spawn(T0 + 0.5, &[("HeavyUser", 2), ("LightUser", 1)], Some(stop_timeout)), T0 + 0.5);
+    w.handle(
+        spawn(
+            T0 + 0.5,
+            &[("HeavyUser", 2), ("LightUser", 1)],
+            Some(stop_timeout),
+        ),
+        T0 + 0.5,
+    );
     w.spawned(counts(&[("HeavyUser", 2), ("LightUser", 1)]), T0 + 0.6);
     assert_eq!(w.state(), WorkerState::Running);
     w
@@ -111,11 +118,17 @@ fn transcript_a_worker_side_message_by_message() {
     let mut w: Option<Worker> = None;
     let mut acked = false;
     for line in text.lines() {
-        let Some(rest) = line.strip_prefix("[t+") else { continue };
+        let Some(rest) = line.strip_prefix("[t+") else {
+            continue;
+        };
         let (t, rest) = rest.split_once("s] ").expect("time");
         let now = T0 + t.trim().parse::<f64>().expect("seconds");
         let (dir, rest) = rest.split_at(4);
-        let Some(kind) = rest.trim().strip_prefix('\'').and_then(|r| r.split('\'').next()) else {
+        let Some(kind) = rest
+            .trim()
+            .strip_prefix('\'')
+            .and_then(|r| r.split('\'').next())
+        else {
             continue;
         };
         let data = line.find("data=").map(|i| py_literal(&line[i + 5..]));
@@ -124,7 +137,10 @@ fn transcript_a_worker_side_message_by_message() {
                 if kind == "heartbeat" && !acked {
                     continue;
                 }
-                let state = data.as_ref().and_then(|d| d.get("state")).and_then(|s| s.as_str());
+                let state = data
+                    .as_ref()
+                    .and_then(|d| d.get("state"))
+                    .and_then(|s| s.as_str());
                 expected.push(match state {
                     Some(s) => format!("heartbeat:{s}"),
                     None => kind.to_string(),
@@ -223,7 +239,9 @@ fn a_new_worker_sends_client_ready_and_no_heartbeat_before_the_ack() {
     let (mut w, fx) = Worker::new(cfg(), T0);
     assert_eq!(
         fx,
-        [Effect::Send(ToMaster::ClientReady(Version::Named("2.47.0".into())))]
+        [Effect::Send(ToMaster::ClientReady(Version::Named(
+            "2.47.0".into()
+        )))]
     );
     assert!(!w.is_registered());
     assert_eq!(w.index(), None);
@@ -300,14 +318,20 @@ fn a_stale_spawn_is_discarded_but_still_answered_with_spawning() {
     }
     // Locust's last timestamp starts at 0.
     let mut fresh = registered(cfg());
-    assert_eq!(names(&fresh.handle(spawn(0.0, &[], None), T0)), ["spawning"]);
+    assert_eq!(
+        names(&fresh.handle(spawn(0.0, &[], None), T0)),
+        ["spawning"]
+    );
     assert_eq!(fresh.state(), WorkerState::Ready);
 }
 
 #[test]
 fn spawns_up_then_down_apply_absolute_counts() {
     let mut w = registered(cfg());
-    let fx = w.handle(spawn(1.0, &[("HeavyUser", 4), ("LightUser", 1)], Some(0.0)), T0 + 1.0);
+    let fx = w.handle(
+        spawn(1.0, &[("HeavyUser", 4), ("LightUser", 1)], Some(0.0)),
+        T0 + 1.0,
+    );
     assert_eq!(w.state(), WorkerState::Spawning);
     assert_eq!(
         fx.iter().find(|e| matches!(e, Effect::Apply { .. })),
@@ -323,7 +347,10 @@ fn spawns_up_then_down_apply_absolute_counts() {
     assert_eq!(names(&fx), ["spawning_complete"]);
     assert_eq!(w.state(), WorkerState::Running);
     // Down: a running worker does not start a new test.
-    let fx = w.handle(spawn(2.0, &[("HeavyUser", 1), ("LightUser", 0)], None), T0 + 2.0);
+    let fx = w.handle(
+        spawn(2.0, &[("HeavyUser", 1), ("LightUser", 0)], None),
+        T0 + 2.0,
+    );
     assert_eq!(names(&fx), ["spawning", "apply"]);
     assert_eq!(applied(&fx), counts(&[("HeavyUser", 1), ("LightUser", 0)]));
     let fx = w.spawned(counts(&[("HeavyUser", 1), ("LightUser", 0)]), T0 + 2.1);
@@ -355,7 +382,10 @@ fn spawning_complete_and_stats_list_every_class() {
     };
     assert_eq!(p.report, report);
     assert_eq!(p.report.stats_total.name, "Aggregated");
-    assert_eq!(p.user_classes_count, counts(&[("HeavyUser", 0), ("LightUser", 2)]));
+    assert_eq!(
+        p.user_classes_count,
+        counts(&[("HeavyUser", 0), ("LightUser", 2)])
+    );
     assert_eq!(p.user_count, Some(2));
 }
 
@@ -424,7 +454,10 @@ fn messages_during_a_stop_cycle_wait_for_client_ready() {
     // Heartbeats are read at once.
     assert!(names(&w.handle(ToWorker::Heartbeat, T0 + 11.0)).is_empty());
     let fx = w.on_deadline(T0 + 12.0);
-    assert_eq!(names(&fx), ["client_ready", "spawning", "test_start", "apply"]);
+    assert_eq!(
+        names(&fx),
+        ["client_ready", "spawning", "test_start", "apply"]
+    );
     // A spawn that came during the stop is no longer deferred once it ended: a stale
     // spawn from the same master is still discarded.
     let fx = w.handle(spawn(T0 + 0.5, &[("HeavyUser", 5)], None), T0 + 12.5);
@@ -437,7 +470,10 @@ fn a_spawn_overtaken_by_a_stop_sends_no_spawning_complete() {
     w.handle(spawn(1.0, &[("HeavyUser", 3)], None), T0);
     w.handle(ToWorker::Stop, T0 + 0.1);
     assert!(w.spawned(counts(&[("HeavyUser", 3)]), T0 + 0.2).is_empty());
-    assert_eq!(names(&w.stopped(T0 + 0.3)), ["client_stopped", "client_ready"]);
+    assert_eq!(
+        names(&w.stopped(T0 + 0.3)),
+        ["client_stopped", "client_ready"]
+    );
 }
 
 #[test]
@@ -445,7 +481,10 @@ fn quit_stops_users_sends_a_final_report_then_quit_then_exits_0() {
     let mut w = running(cfg(), 0.0);
     let fx = w.handle(ToWorker::Quit, T0 + 10.0);
     assert_eq!(names(&fx), ["stop_users", "stats", "quit", "exit:0"]);
-    assert_eq!(logs(&fx), ["Got quit message from master, shutting down..."]);
+    assert_eq!(
+        logs(&fx),
+        ["Got quit message from master, shutting down..."]
+    );
     assert!(w.is_finished());
     assert_eq!(w.next_deadline(), None);
     assert!(w.tick(T0 + 11.0, 0.0, 0).is_empty());
@@ -474,10 +513,25 @@ fn unsupported_and_unknown_messages_are_logged_and_tolerated() {
     );
     assert!(names(&fx).is_empty());
     assert!(logs(&fx)[0].contains("not supported"));
-    let fx = w.handle(ToWorker::Locustfile(LocustfileReply::Error("x".into())), T0 + 1.0);
+    let fx = w.handle(
+        ToWorker::Locustfile(LocustfileReply::Error("x".into())),
+        T0 + 1.0,
+    );
     assert!(names(&fx).is_empty());
     let fx = w.unknown_message("my_custom_msg", T0 + 1.0);
     assert_eq!(logs(&fx), ["Unknown message type received: my_custom_msg"]);
+    let err = DecodeError::UnknownType {
+        message_type: "other_msg".into(),
+        node_id: "vm_x".into(),
+    };
+    assert_eq!(
+        logs(&w.bad_message(&err, T0 + 1.0)),
+        ["Unknown message type received: other_msg"]
+    );
+    let err = DecodeError::NotAnEnvelope("nil".into());
+    assert!(
+        logs(&w.bad_message(&err, T0 + 1.0))[0].starts_with("Dropping a message from the master")
+    );
     assert_eq!(w.state(), WorkerState::Running);
 }
 
@@ -490,7 +544,10 @@ fn master_loss_stops_users_within_the_timeout_and_re_registers_on_a_new_ack() {
     let last_heard = T0 + 10.001;
     assert_eq!(w.link_deadline(), Some(last_heard + 5.0));
     let fx = ticks(&mut w, T0 + 10.0, T0 + 15.0, false);
-    assert!(!names(&fx).contains(&"master_lost".into()), "4.999 s of silence");
+    assert!(
+        !names(&fx).contains(&"master_lost".into()),
+        "4.999 s of silence"
+    );
     let fx = w.on_deadline(last_heard + 5.0);
     assert_eq!(
         names(&fx),
@@ -504,7 +561,11 @@ fn master_loss_stops_users_within_the_timeout_and_re_registers_on_a_new_ack() {
     // No heartbeats while lost, client_ready every 5 s.
     let fx = ticks(&mut w, T0 + 15.0, T0 + 26.0, false);
     assert_eq!(count(&fx, "heartbeat:ready"), 0);
-    assert_eq!(count(&fx, "client_ready"), 2, "at +10 and +15 after the loss");
+    assert_eq!(
+        count(&fx, "client_ready"),
+        2,
+        "at +10 and +15 after the loss"
+    );
     assert_eq!(count(&fx, "reconnect"), 2);
     // A master message other than an ack does not register it, a spawn is not taken.
     assert!(names(&w.handle(spawn(T0 + 26.0, &[("HeavyUser", 1)], None), T0 + 26.0)).is_empty());
@@ -520,7 +581,11 @@ fn master_loss_stops_users_within_the_timeout_and_re_registers_on_a_new_ack() {
     assert_eq!(names(&fx), ["spawning", "test_start", "apply"]);
     // The loss timer is armed again from the ack.
     assert_eq!(w.link_deadline(), Some(T0 + 28.0 + 5.0));
-    assert_eq!(w.next_deadline(), Some(T0 + 30.0), "the next report comes first");
+    assert_eq!(
+        w.next_deadline(),
+        Some(T0 + 30.0),
+        "the next report comes first"
+    );
     let fx = ticks(&mut w, T0 + 28.0, T0 + 40.0, true);
     assert!(!names(&fx).contains(&"master_lost".into()));
 }
@@ -540,7 +605,11 @@ fn a_lost_master_that_never_comes_back_ends_the_worker_after_keep_running() {
         }
         assert!(t < T0 + 1000.0);
     }
-    assert_eq!(t, lost_at + 55.0, "60 s after the last word from the master, as Locust");
+    assert_eq!(
+        t,
+        lost_at + 55.0,
+        "60 s after the last word from the master, as Locust"
+    );
     let n = names(&all);
     assert_eq!(n[n.len() - 2..], ["quit", "exit:0"]);
     assert_eq!(count(&all, "master_lost"), 1);
@@ -583,8 +652,16 @@ fn any_master_message_keeps_the_master_alive() {
     }
     let fx = w.unknown_message("custom", T0 + 44.0);
     assert_eq!(logs(&fx).len(), 1);
-    assert!(!names(&w.on_deadline(T0 + 48.9)).contains(&"master_lost".into()));
-    assert!(names(&w.on_deadline(T0 + 49.0)).contains(&"master_lost".into()));
+    // A frame with a readable envelope counts, garbage does not.
+    let bad = DecodeError::Payload {
+        message_type: "spawn",
+        node_id: "vm_x".into(),
+        problem: crate::cluster::PayloadError::MissingKey("host"),
+    };
+    w.bad_message(&bad, T0 + 45.0);
+    w.bad_message(&DecodeError::NotAnEnvelope("nil".into()), T0 + 46.0);
+    assert!(!names(&w.on_deadline(T0 + 49.9)).contains(&"master_lost".into()));
+    assert!(names(&w.on_deadline(T0 + 50.0)).contains(&"master_lost".into()));
 }
 
 #[test]
@@ -632,4 +709,34 @@ fn shutdown_tells_a_master_only_once_acked() {
     let mut w = running(cfg(), 0.0);
     assert_eq!(names(&w.shutdown(0)), ["stop_users", "quit", "exit:0"]);
     assert!(w.shutdown(0).is_empty());
+}
+
+#[test]
+fn a_spawn_before_the_ack_is_handled_as_locust_does() {
+    // Locust's receive loop runs while it waits for the ack.
+    let (mut w, _) = Worker::new(cfg(), T0);
+    let fx = w.handle(spawn(1.0, &[("HeavyUser", 1)], None), T0 + 0.1);
+    assert_eq!(names(&fx), ["spawning", "test_start", "apply"]);
+    assert_eq!(
+        names(&w.spawned(counts(&[("HeavyUser", 1)]), T0 + 0.2)),
+        ["spawning_complete"]
+    );
+    assert!(
+        w.tick(T0 + 1.0, 0.0, 0).is_empty(),
+        "no heartbeat before the ack"
+    );
+}
+
+#[test]
+fn heartbeats_carry_the_latest_cpu_and_memory_sample() {
+    let mut w = registered(cfg());
+    let fx = w.tick(T0 + 1.0, 42.5, 55_558_144);
+    assert_eq!(
+        fx,
+        [Effect::Send(ToMaster::Heartbeat(Heartbeat {
+            state: WorkerState::Ready,
+            cpu_percent: 42.5,
+            memory_bytes: Some(55_558_144)
+        }))]
+    );
 }
