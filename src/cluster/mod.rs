@@ -1,15 +1,20 @@
-//! Distributed mode: what a master and its workers share, as pure code (no sockets, no clock).
+//! Distributed mode: what a master and its workers share. All of it is pure code (no sockets, no
+//! clock) except [`transport`] (the ZeroMQ sockets) and [`node`] (the async drivers).
 //!
 //! [`dispatch`] decides which worker runs which users (Locust's `UsersDispatcher`, with workers
 //! joining and leaving); [`message`] holds the messages of Locust's master/worker protocol, one
 //! enum per direction; [`codec`] turns them into Locust's msgpack `[type, data, node_id]`
-//! frames and back, byte-identical to Locust 2.47.0; [`value`] is the msgpack tree under it.
+//! frames and back, byte-identical to Locust 2.47.0; [`value`] is the msgpack tree under it;
+//! [`worker`] is a worker's side of the protocol as a state machine, and [`procstat`] samples the
+//! CPU and memory its heartbeats report.
 
 pub mod codec;
 pub mod dispatch;
 pub mod message;
+pub mod procstat;
 pub mod transport;
 pub mod value;
+pub mod worker;
 
 pub use codec::{DecodeError, EncodeError, Frame, PayloadError};
 pub use message::{ToMaster, ToWorker};
