@@ -7,6 +7,7 @@
 
 pub mod codec;
 pub mod dispatch;
+pub mod master;
 pub mod message;
 pub mod value;
 
