@@ -3,7 +3,8 @@
 //! [`dispatch`] decides which worker runs which users (Locust's `UsersDispatcher`, with workers
 //! joining and leaving); [`message`] holds the messages of Locust's master/worker protocol, one
 //! enum per direction; [`codec`] turns them into Locust's msgpack `[type, data, node_id]`
-//! frames and back, byte-identical to Locust 2.47.0; [`value`] is the msgpack tree under it.
+//! frames and back, byte-identical to Locust 2.47.0; [`value`] is the msgpack tree under it;
+//! [`master`] is the master's state machine (clock passed in, effects handed back).
 
 pub mod codec;
 pub mod dispatch;

@@ -33,7 +33,10 @@ impl Master {
             log(
                 &mut out,
                 Level::Info,
-                format!("Worker {id} was missing for {} s and is removed.", self.cfg.missing_delete_after),
+                format!(
+                    "Worker {id} was missing for {} s and is removed.",
+                    self.cfg.missing_delete_after
+                ),
             );
             self.membership(&mut out, now, id, MembershipChange::Removed);
         }
@@ -57,7 +60,11 @@ impl Master {
                     d.remove_worker(id);
                 }
             }
-            log(&mut out, Level::Info, "The last worker went missing, stopping test.");
+            log(
+                &mut out,
+                Level::Info,
+                "The last worker went missing, stopping test.",
+            );
             out.extend(self.stop(now));
             self.check_stopped(&mut out);
             return out;

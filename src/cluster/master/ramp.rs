@@ -61,7 +61,13 @@ impl Master {
     }
 
     /// Locust's `start()` body: a new dispatch cycle from the current distribution.
-    pub(super) fn start_dispatch(&mut self, users: u64, rate: f64, now: f64, out: &mut Vec<Effect>) {
+    pub(super) fn start_dispatch(
+        &mut self,
+        users: u64,
+        rate: f64,
+        now: f64,
+        out: &mut Vec<Effect>,
+    ) {
         self.target = users;
         self.spawn_rate = rate;
         let workers = self.active_ids();
@@ -215,7 +221,12 @@ impl Master {
         self.ramp = Ramp::Idle;
         let user_count: u64 = self.target_class_counts.values().sum();
         out.push(Effect::SpawningComplete { user_count });
-        for id in self.workers.iter().map(|w| w.id.clone()).collect::<Vec<_>>() {
+        for id in self
+            .workers
+            .iter()
+            .map(|w| w.id.clone())
+            .collect::<Vec<_>>()
+        {
             self.send(out, &id, ToWorker::SpawningComplete { user_count });
         }
         self.set_state(RunState::Running, out);
@@ -234,7 +245,10 @@ impl Master {
             Ramp::Iterating { next_at } => Some(next_at),
             Ramp::AwaitingReports { until } => Some(until),
         };
-        [ramp, self.stop_deadline].into_iter().flatten().reduce(f64::min)
+        [ramp, self.stop_deadline]
+            .into_iter()
+            .flatten()
+            .reduce(f64::min)
     }
 
     pub fn on_deadline(&mut self, now: f64) -> Vec<Effect> {
@@ -251,7 +265,11 @@ impl Master {
             if now >= deadline && self.state == RunState::Stopping {
                 // Locust logs this and stays `stopping`; a master that can never start again is
                 // worse than one that declares the stop done.
-                log(&mut out, Level::Error, "Timeout waiting for all workers to stop");
+                log(
+                    &mut out,
+                    Level::Error,
+                    "Timeout waiting for all workers to stop",
+                );
                 self.stop_deadline = None;
                 self.set_state(RunState::Stopped, &mut out);
             }
@@ -263,7 +281,12 @@ impl Master {
     pub fn stop(&mut self, now: f64) -> Vec<Effect> {
         let mut out = Vec::new();
         if self.halt(&mut out) {
-            for id in self.workers.iter().map(|w| w.id.clone()).collect::<Vec<_>>() {
+            for id in self
+                .workers
+                .iter()
+                .map(|w| w.id.clone())
+                .collect::<Vec<_>>()
+            {
                 log(
                     &mut out,
                     Level::Debug,
@@ -300,7 +323,12 @@ impl Master {
         self.halt(&mut out);
         self.quitting = true;
         log(&mut out, Level::Debug, "Quitting...");
-        for id in self.workers.iter().map(|w| w.id.clone()).collect::<Vec<_>>() {
+        for id in self
+            .workers
+            .iter()
+            .map(|w| w.id.clone())
+            .collect::<Vec<_>>()
+        {
             let index = self.index_of(&id);
             log(
                 &mut out,

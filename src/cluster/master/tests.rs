@@ -3,8 +3,9 @@ use serde_json::Value as Json;
 use super::*;
 use crate::cluster::dispatch::DispatchClass;
 use crate::cluster::message::{
-    ExceptionReport, Heartbeat, LogsReport, Spawn, SpawnedUsers, StatsPayload,
+    ExceptionReport, Heartbeat, LogsReport, Spawn, SpawnedUsers, StatsPayload, Version,
 };
+use crate::cluster::value::Value;
 use crate::stats::RequestStats;
 
 const W: &str = "vm_fakeb748272724aa4c36a8b326432ed4";
@@ -34,8 +35,6 @@ fn master() -> Master {
     cfg.parsed_options = vec![("num_users".into(), Value::Int(5))];
     Master::new(cfg, T0)
 }
-
-use crate::cluster::value::Value;
 
 fn ready(m: &mut Master, id: &str, now: f64) -> Vec<Effect> {
     m.handle(
@@ -175,9 +174,14 @@ fn transcript_a_message_by_message() {
     );
     assert_eq!(
         logs(&out, Level::Info),
-        vec![format!("{W} (index 0) reported as ready. 1 workers connected.")]
+        vec![format!(
+            "{W} (index 0) reported as ready. 1 workers connected."
+        )]
     );
-    assert_eq!(changes(&out), vec![(W.into(), MembershipChange::Joined, T0 + 0.001)]);
+    assert_eq!(
+        changes(&out),
+        vec![(W.into(), MembershipChange::Joined, T0 + 0.001)]
+    );
     let out = heartbeat(&mut m, W, WorkerState::Ready, T0 + 0.002);
     assert_eq!(sends(&out), vec![(W.to_string(), ToWorker::Heartbeat)]);
     // The first report arrives before any spawn.
@@ -202,8 +206,15 @@ fn transcript_a_message_by_message() {
     );
     assert_eq!(spawn.host.as_deref(), Some("http://127.0.0.1:18765"));
     assert_eq!(spawn.stop_timeout, Some(0.0));
-    assert_eq!(spawn.parsed_options, vec![("num_users".into(), Value::Int(5))]);
-    assert_eq!(m.next_deadline(), Some(T0 + 1.61), "waiting up to 1 s for reports");
+    assert_eq!(
+        spawn.parsed_options,
+        vec![("num_users".into(), Value::Int(5))]
+    );
+    assert_eq!(
+        m.next_deadline(),
+        Some(T0 + 1.61),
+        "waiting up to 1 s for reports"
+    );
 
     let out = m.handle(W, ToMaster::Spawning, T0 + 0.61);
     assert!(sends(&out).is_empty());
@@ -223,7 +234,10 @@ fn transcript_a_message_by_message() {
 
     for s in 1..=10 {
         let now = T0 + s as f64;
-        assert!(m.tick(now - 0.5).iter().all(|e| !matches!(e, Effect::Membership(_))));
+        assert!(m
+            .tick(now - 0.5)
+            .iter()
+            .all(|e| !matches!(e, Effect::Membership(_))));
         let out = heartbeat(&mut m, W, WorkerState::Running, now);
         assert_eq!(sends(&out), vec![(W.to_string(), ToWorker::Heartbeat)]);
     }
@@ -235,7 +249,12 @@ fn transcript_a_message_by_message() {
         m.status().final_class_counts,
         [("HeavyUser".to_string(), 4), ("LightUser".to_string(), 1)].into()
     );
-    let out = stats(&mut m, W, &[("HeavyUser", 4), ("LightUser", 1)], T0 + 10.609);
+    let out = stats(
+        &mut m,
+        W,
+        &[("HeavyUser", 4), ("LightUser", 1)],
+        T0 + 10.609,
+    );
     assert!(matches!(&out[0], Effect::MergeStats { .. }));
     let out = m.handle(W, ToMaster::Quit, T0 + 10.609);
     assert!(sends(&out).is_empty());
@@ -246,7 +265,10 @@ fn transcript_a_message_by_message() {
             "The last worker quit, stopping test.".to_string(),
         ]
     );
-    assert_eq!(changes(&out), vec![(W.into(), MembershipChange::Quit, T0 + 10.609)]);
+    assert_eq!(
+        changes(&out),
+        vec![(W.into(), MembershipChange::Quit, T0 + 10.609)]
+    );
     assert_eq!(m.status().state, RunState::Stopped);
     assert!(m.start(1, 1.0, None, None, T0 + 11.0).is_err());
 }
@@ -265,8 +287,10 @@ fn vectors_case_8_at_4() -> Vec<Json> {
 fn as_json(out: &[Effect]) -> Json {
     let mut map = serde_json::Map::new();
     for (to, s) in spawns(out) {
-        let counts: serde_json::Map<String, Json> =
-            per_class(&s).into_iter().map(|(k, v)| (k, v.into())).collect();
+        let counts: serde_json::Map<String, Json> = per_class(&s)
+            .into_iter()
+            .map(|(k, v)| (k, v.into()))
+            .collect();
         map.insert(to, counts.into());
     }
     map.into()
@@ -297,14 +321,20 @@ fn ramp_8_at_4_over_two_workers_follows_the_vectors_one_second_apart() {
     let out = m.on_deadline(T0 + 2.25);
     assert_eq!(
         logs(&out, Level::Info),
-        vec![r#"Spawning is complete and report waittime is expired, but not all reports received from workers: {"HeavyUser": 4, "LightUser": 0} (4 total users)"#]
+        vec![
+            r#"Spawning is complete and report waittime is expired, but not all reports received from workers: {"HeavyUser": 4, "LightUser": 0} (4 total users)"#
+        ]
     );
     let complete: Vec<_> = sends(&out)
         .into_iter()
         .filter(|(_, m)| *m == ToWorker::SpawningComplete { user_count: 8 })
         .map(|(to, _)| to)
         .collect();
-    assert_eq!(complete, vec![B.to_string(), A.to_string()], "to every worker, in registration order");
+    assert_eq!(
+        complete,
+        vec![B.to_string(), A.to_string()],
+        "to every worker, in registration order"
+    );
     assert_eq!(m.status().state, RunState::Running);
 }
 
@@ -336,18 +366,31 @@ fn every_class_is_in_every_spawn_zeros_included() {
     let out = m.start(1, 1.0, None, None, T0).unwrap();
     assert_eq!(
         per_class(&spawn_for(&out, A)),
-        vec![("HeavyUser".into(), 1), ("IdleUser".into(), 0), ("LightUser".into(), 0)]
+        vec![
+            ("HeavyUser".into(), 1),
+            ("IdleUser".into(), 0),
+            ("LightUser".into(), 0)
+        ]
     );
-    let out = m.start(1, 1.0, Some(vec!["LightUser".into()]), None, T0 + 1.0).unwrap();
+    let out = m
+        .start(1, 1.0, Some(vec!["LightUser".into()]), None, T0 + 1.0)
+        .unwrap();
     assert_eq!(
         per_class(&spawn_for(&out, A)),
-        vec![("HeavyUser".into(), 0), ("IdleUser".into(), 0), ("LightUser".into(), 1)]
+        vec![
+            ("HeavyUser".into(), 0),
+            ("IdleUser".into(), 0),
+            ("LightUser".into(), 1)
+        ]
     );
     assert_eq!(
         m.start(1, 1.0, Some(vec!["Nope".into()]), None, T0 + 2.0),
         Err(MasterError::UnknownClass(vec!["Nope".into()]))
     );
-    assert_eq!(m.start(1, 0.0, None, None, T0 + 2.0), Err(MasterError::InvalidRate(0.0)));
+    assert_eq!(
+        m.start(1, 0.0, None, None, T0 + 2.0),
+        Err(MasterError::InvalidRate(0.0))
+    );
 }
 
 #[test]
@@ -364,7 +407,12 @@ fn run(m: &mut Master, alive: &[&str], from: f64, to: f64) -> Vec<(f64, Effect)>
     let mut now = from;
     while now <= to + 1e-9 {
         for id in alive {
-            let state = m.status().workers.iter().find(|w| w.id == *id).map(|w| w.state);
+            let state = m
+                .status()
+                .workers
+                .iter()
+                .find(|w| w.id == *id)
+                .map(|w| w.state);
             let state = match state {
                 Some(WorkerState::Missing) | None => WorkerState::Running,
                 Some(s) => s,
@@ -381,7 +429,12 @@ fn run(m: &mut Master, alive: &[&str], from: f64, to: f64) -> Vec<(f64, Effect)>
 fn a_lost_workers_users_move_to_the_others_within_5_s_of_its_last_heartbeat() {
     let mut m = running_pair(6, 6.0);
     let before = m.status();
-    let a_users = before.workers.iter().find(|w| w.id == A).unwrap().user_count;
+    let a_users = before
+        .workers
+        .iter()
+        .find(|w| w.id == A)
+        .unwrap()
+        .user_count;
     assert!(a_users > 0);
     // Both alive for 3 s, then A falls silent after its heartbeat at T0 + 3.
     run(&mut m, &[A, B], T0 + 1.0, T0 + 3.0);
@@ -392,17 +445,26 @@ fn a_lost_workers_users_move_to_the_others_within_5_s_of_its_last_heartbeat() {
         .find(|(_, e)| matches!(e, Effect::Membership(ev) if ev.node == A && ev.change == MembershipChange::Missing))
         .map(|(t, _)| *t)
         .expect("A goes missing");
-    assert!(missing_at - last_a >= 3.0 && missing_at - last_a <= 4.0, "{}", missing_at - last_a);
+    assert!(
+        missing_at - last_a >= 3.0 && missing_at - last_a <= 4.0,
+        "{}",
+        missing_at - last_a
+    );
     let moved = seen
         .iter()
         .find_map(|(t, e)| match e {
-            Effect::Send { to, msg: ToWorker::Spawn(s) } if to == B => Some((*t, s.clone())),
+            Effect::Send {
+                to,
+                msg: ToWorker::Spawn(s),
+            } if to == B => Some((*t, s.clone())),
             _ => None,
         })
         .expect("B gets A's users");
     assert!(moved.0 - last_a < 5.0, "{}", moved.0 - last_a);
     assert_eq!(moved.1.user_classes_count.total(), 6);
-    assert!(seen.iter().all(|(_, e)| !matches!(e, Effect::Send { to, msg: ToWorker::Spawn(_) } if to == A)));
+    assert!(seen
+        .iter()
+        .all(|(_, e)| !matches!(e, Effect::Send { to, msg: ToWorker::Spawn(_) } if to == A)));
     let texts: Vec<String> = seen
         .iter()
         .filter_map(|(_, e)| match e {
@@ -410,8 +472,12 @@ fn a_lost_workers_users_move_to_the_others_within_5_s_of_its_last_heartbeat() {
             _ => None,
         })
         .collect();
-    assert!(texts.contains(&format!("Worker {A} failed to send heartbeat, setting state to missing.")));
-    assert!(texts.contains(&"Sending spawn jobs of 6 users at 6.00 spawn rate to 1 ready workers".to_string()));
+    assert!(texts.contains(&format!(
+        "Worker {A} failed to send heartbeat, setting state to missing."
+    )));
+    assert!(texts.contains(
+        &"Sending spawn jobs of 6 users at 6.00 spawn rate to 1 ready workers".to_string()
+    ));
     apply(&mut m, B, &moved.1, moved.0);
     assert_eq!(m.status().user_count, 6);
     assert_eq!(m.status().state, RunState::Running);
@@ -462,10 +528,19 @@ fn a_worker_joining_mid_run_gets_its_share_at_once() {
     let out = ready(&mut m, B, T0 + 6.0);
     assert_eq!(sends(&out)[0], (B.to_string(), ToWorker::Ack { index: 1 }));
     let info = logs(&out, Level::Info);
-    assert_eq!(info[0], "Sending spawn jobs of 4 users at 4.00 spawn rate to 2 ready workers");
-    assert_eq!(info.last().unwrap(), &format!("{B} (index 1) reported as ready. 2 workers connected."));
+    assert_eq!(
+        info[0],
+        "Sending spawn jobs of 4 users at 4.00 spawn rate to 2 ready workers"
+    );
+    assert_eq!(
+        info.last().unwrap(),
+        &format!("{B} (index 1) reported as ready. 2 workers connected.")
+    );
     let (a, b) = (spawn_for(&out, A), spawn_for(&out, B));
-    assert_eq!(a.user_classes_count.total() + b.user_classes_count.total(), 4);
+    assert_eq!(
+        a.user_classes_count.total() + b.user_classes_count.total(),
+        4
+    );
     assert!(b.user_classes_count.total() > 0);
     assert!(a.timestamp >= T0 + 6.0 && b.timestamp >= T0 + 6.0);
 }
@@ -493,7 +568,11 @@ fn the_last_worker_going_missing_stops_the_test() {
             "The last worker went missing, stopping test.".to_string(),
         ]
     );
-    assert_eq!(sends(&out), vec![(W.to_string(), ToWorker::Stop)], "stop goes to the missing one too");
+    assert_eq!(
+        sends(&out),
+        vec![(W.to_string(), ToWorker::Stop)],
+        "stop goes to the missing one too"
+    );
     assert_eq!(m.status().state, RunState::Stopped);
     assert_eq!(m.status().user_count, 0);
 }
@@ -509,16 +588,25 @@ fn a_missing_worker_self_heals_with_a_heartbeat_and_gets_users_again() {
         t += 1.0;
         assert!(t < T0 + 10.0);
     }
-    assert_eq!(m.status().workers.iter().find(|w| w.id == A).unwrap().state, WorkerState::Missing);
+    assert_eq!(
+        m.status().workers.iter().find(|w| w.id == A).unwrap().state,
+        WorkerState::Missing
+    );
     let out = heartbeat(&mut m, A, WorkerState::Running, t);
     assert_eq!(
         logs(&out, Level::Info)[0],
         format!("Worker {A} self-healed with heartbeat, setting state to running.")
     );
-    assert_eq!(changes(&out), vec![(A.into(), MembershipChange::SelfHealed, t)]);
+    assert_eq!(
+        changes(&out),
+        vec![(A.into(), MembershipChange::SelfHealed, t)]
+    );
     assert_eq!(sends(&out)[0], (A.to_string(), ToWorker::Heartbeat));
     let (a, b) = (spawn_for(&out, A), spawn_for(&out, B));
-    assert_eq!(a.user_classes_count.total() + b.user_classes_count.total(), 6);
+    assert_eq!(
+        a.user_classes_count.total() + b.user_classes_count.total(),
+        6
+    );
     assert!(a.user_classes_count.total() > 0);
 }
 
@@ -531,7 +619,10 @@ fn a_missing_worker_is_forgotten_after_60_more_ticks() {
     for s in 1..=70 {
         heartbeat(&mut m, B, WorkerState::Ready, T0 + s as f64);
         let out = m.tick(T0 + s as f64 + 0.5);
-        if changes(&out).iter().any(|c| c.1 == MembershipChange::Removed) {
+        if changes(&out)
+            .iter()
+            .any(|c| c.1 == MembershipChange::Removed)
+        {
             forgotten_at = Some(s);
             break;
         }
@@ -548,7 +639,9 @@ fn unknown_workers_are_asked_to_quit_and_get_no_heartbeat() {
     assert_eq!(sends(&out), vec![(x.to_string(), ToWorker::Quit)]);
     assert_eq!(
         logs(&out, Level::Warning),
-        vec![format!("Got spawning message from unknown worker {x}. Asking worker to quit.")]
+        vec![format!(
+            "Got spawning message from unknown worker {x}. Asking worker to quit."
+        )]
     );
     let out = m.handle(
         x,
@@ -563,7 +656,9 @@ fn unknown_workers_are_asked_to_quit_and_get_no_heartbeat() {
     let out = m.handle(x, ToMaster::ClientStopped, T0);
     assert_eq!(
         logs(&out, Level::Warning),
-        vec![format!("Received client_stopped message from an unknown worker: {x}.")]
+        vec![format!(
+            "Received client_stopped message from an unknown worker: {x}."
+        )]
     );
     // Locust merges a stranger's statistics but not its user counts.
     let out = stats(&mut m, x, &[("HeavyUser", 3)], T0);
@@ -586,17 +681,25 @@ fn after_a_malformed_frame_a_worker_is_ignored_until_client_ready() {
     let out = heartbeat(&mut m, A, WorkerState::Running, T0 + 1.1);
     assert!(sends(&out).is_empty());
     assert_eq!(logs(&out, Level::Debug).len(), 1);
-    assert!(stats(&mut m, A, &[], T0 + 1.2).iter().all(|e| !matches!(e, Effect::MergeStats { .. })));
+    assert!(stats(&mut m, A, &[], T0 + 1.2)
+        .iter()
+        .all(|e| !matches!(e, Effect::MergeStats { .. })));
     assert!(sends(&m.handle(A, ToMaster::Quit, T0 + 1.3)).is_empty());
     assert_eq!(m.status().workers.len(), 2, "its quit was ignored too");
     // B is unaffected.
-    assert_eq!(sends(&heartbeat(&mut m, B, WorkerState::Running, T0 + 1.3)).len(), 1);
+    assert_eq!(
+        sends(&heartbeat(&mut m, B, WorkerState::Running, T0 + 1.3)).len(),
+        1
+    );
     let out = ready(&mut m, A, T0 + 1.5);
     assert_eq!(sends(&out)[0], (A.to_string(), ToWorker::Ack { index: 0 }));
     assert_eq!(changes(&out)[0].1, MembershipChange::Rejoined);
     // Re-registered mid-run: it gets its share back.
     assert!(spawn_for(&out, A).user_classes_count.total() > 0);
-    assert_eq!(sends(&heartbeat(&mut m, A, WorkerState::Running, T0 + 1.6)).len(), 1);
+    assert_eq!(
+        sends(&heartbeat(&mut m, A, WorkerState::Running, T0 + 1.6)).len(),
+        1
+    );
     // A malformed frame with no sender, or from a stranger, only logs.
     let out = m.malformed(None, "incomplete input (truncated msgpack)", T0 + 2.0);
     assert_eq!(out.len(), 1);
@@ -611,23 +714,39 @@ fn stop_then_client_stopped_then_client_ready_cycle() {
     let out = m.stop(T0 + 5.0);
     assert_eq!(
         sends(&out),
-        vec![(A.to_string(), ToWorker::Stop), (B.to_string(), ToWorker::Stop)]
+        vec![
+            (A.to_string(), ToWorker::Stop),
+            (B.to_string(), ToWorker::Stop)
+        ]
     );
     assert_eq!(m.status().state, RunState::Stopping);
     assert_eq!(m.status().final_class_counts.values().sum::<u64>(), 4);
     assert!(m.stop(T0 + 5.0).is_empty(), "already stopping");
     let out = m.handle(A, ToMaster::ClientStopped, T0 + 5.1);
-    assert_eq!(logs(&out, Level::Info), vec![format!("{A} (index 0) reported that it has stopped")]);
+    assert_eq!(
+        logs(&out, Level::Info),
+        vec![format!("{A} (index 0) reported that it has stopped")]
+    );
     assert_eq!(changes(&out)[0].1, MembershipChange::Stopped);
     assert_eq!(m.status().state, RunState::Stopping, "B still running");
     let out = ready(&mut m, A, T0 + 5.2);
-    assert_eq!(sends(&out), vec![(A.to_string(), ToWorker::Ack { index: 0 })]);
+    assert_eq!(
+        sends(&out),
+        vec![(A.to_string(), ToWorker::Ack { index: 0 })]
+    );
     m.handle(B, ToMaster::ClientStopped, T0 + 5.3);
     let out = ready(&mut m, B, T0 + 5.4);
-    assert_eq!(sends(&out), vec![(B.to_string(), ToWorker::Ack { index: 1 })]);
+    assert_eq!(
+        sends(&out),
+        vec![(B.to_string(), ToWorker::Ack { index: 1 })]
+    );
     assert_eq!(m.status().state, RunState::Stopped);
     assert_eq!(m.ready_count(), 2);
-    assert!(m.status().workers.iter().all(|w| w.cpu_percent == 0.0 && w.user_count == 0));
+    assert!(m
+        .status()
+        .workers
+        .iter()
+        .all(|w| w.cpu_percent == 0.0 && w.user_count == 0));
     // A new test clears the statistics and starts from zero.
     let out = m.start(2, 2.0, None, None, T0 + 6.0).unwrap();
     assert_eq!(out[0], Effect::ClearStats);
@@ -641,7 +760,10 @@ fn a_stop_that_never_completes_times_out() {
     assert_eq!(m.next_deadline(), Some(T0 + 65.0));
     assert!(m.on_deadline(T0 + 30.0).is_empty());
     let out = m.on_deadline(T0 + 65.0);
-    assert_eq!(logs(&out, Level::Error), vec!["Timeout waiting for all workers to stop"]);
+    assert_eq!(
+        logs(&out, Level::Error),
+        vec!["Timeout waiting for all workers to stop"]
+    );
     assert_eq!(m.status().state, RunState::Stopped);
 }
 
@@ -657,7 +779,9 @@ fn ready_count_counts_workers_in_state_ready() {
     let out = ready(&mut m, B, T0 + 1.0);
     assert_eq!(
         logs(&out, Level::Debug),
-        vec![format!("{B} (index 1) reported as ready (duplicate message). 2 workers connected.")]
+        vec![format!(
+            "{B} (index 1) reported as ready (duplicate message). 2 workers connected."
+        )]
     );
 }
 
@@ -670,10 +794,14 @@ fn peak_and_final_counts() {
         apply(&mut m, &to, &s, T0 + 3.0);
     }
     let status = m.status();
-    assert_eq!((status.user_count, status.peak_user_count, status.target), (2, 6, 2));
+    assert_eq!(
+        (status.user_count, status.peak_user_count, status.target),
+        (2, 6, 2)
+    );
     m.stop(T0 + 4.0);
     // The most recently started users stopped first: H L H H H L keeps H L.
-    let expected: BTreeMap<String, u64> = [("HeavyUser".to_string(), 1), ("LightUser".to_string(), 1)].into();
+    let expected: BTreeMap<String, u64> =
+        [("HeavyUser".to_string(), 1), ("LightUser".to_string(), 1)].into();
     assert_eq!(m.status().final_class_counts, expected);
     assert_eq!(m.status().class_counts, m.status().final_class_counts);
 }
@@ -685,22 +813,38 @@ fn version_check_follows_locust() {
     assert!(sends(&out).is_empty(), "no ack for an old worker");
     assert_eq!(
         logs(&out, Level::Error),
-        vec![format!("An old (pre 2.0) worker tried to connect ({A}). That's not going to work.")]
+        vec![format!(
+            "An old (pre 2.0) worker tried to connect ({A}). That's not going to work."
+        )]
     );
-    let out = m.handle(A, ToMaster::ClientReady(Version::Named("2.46.0".into())), T0);
+    let out = m.handle(
+        A,
+        ToMaster::ClientReady(Version::Named("2.46.0".into())),
+        T0,
+    );
     assert_eq!(
         logs(&out, Level::Warning),
         vec![format!("A worker ({A}) running a different version (2.46.0) connected, master version is 2.47.0")]
     );
-    assert_eq!(sends(&out), vec![(A.to_string(), ToWorker::Ack { index: 0 })]);
-    let out = m.handle(B, ToMaster::ClientReady(Version::Named("2.47.1".into())), T0);
+    assert_eq!(
+        sends(&out),
+        vec![(A.to_string(), ToWorker::Ack { index: 0 })]
+    );
+    let out = m.handle(
+        B,
+        ToMaster::ClientReady(Version::Named("2.47.1".into())),
+        T0,
+    );
     assert_eq!(
         logs(&out, Level::Debug)[0],
         format!("A worker ({B}) running a different patch version ('2.47.1') connected, master version is '2.47.0'")
     );
     let out = m.handle("vm_c", ToMaster::ClientReady(Version::Unchecked), T0);
     assert!(logs(&out, Level::Warning).is_empty() && logs(&out, Level::Debug).is_empty());
-    assert_eq!(sends(&out), vec![("vm_c".to_string(), ToWorker::Ack { index: 2 })]);
+    assert_eq!(
+        sends(&out),
+        vec![("vm_c".to_string(), ToWorker::Ack { index: 2 })]
+    );
 }
 
 #[test]
@@ -744,7 +888,13 @@ fn exceptions_logs_and_cpu_warnings_are_passed_on() {
         }),
         T0,
     );
-    assert_eq!(out, vec![Effect::WorkerLogs { worker: A.into(), lines: vec!["line".into()] }]);
+    assert_eq!(
+        out,
+        vec![Effect::WorkerLogs {
+            worker: A.into(),
+            lines: vec!["line".into()]
+        }]
+    );
     let hot = Heartbeat {
         state: WorkerState::Ready,
         cpu_percent: 95.0,
@@ -754,6 +904,12 @@ fn exceptions_logs_and_cpu_warnings_are_passed_on() {
     assert_eq!(logs(&out, Level::Warning).len(), 1);
     assert!(logs(&m.handle(A, ToMaster::Heartbeat(hot), T0), Level::Warning).is_empty());
     assert!(m.status().cpu_warning);
-    let out = m.handle(A, ToMaster::Locustfile { version: "2.47.0".into() }, T0);
+    let out = m.handle(
+        A,
+        ToMaster::Locustfile {
+            version: "2.47.0".into(),
+        },
+        T0,
+    );
     assert!(out.contains(&Effect::LocustfileRequested { node: A.into() }));
 }

@@ -193,7 +193,9 @@ pub struct MasterStatus {
 
 #[derive(Debug, Clone, PartialEq, Error)]
 pub enum MasterError {
-    #[error("You can't start a distributed test before at least one worker processes has connected")]
+    #[error(
+        "You can't start a distributed test before at least one worker processes has connected"
+    )]
     NoWorkers,
     #[error("Invalid spawn_rate value: {0}")]
     InvalidRate(f64),
