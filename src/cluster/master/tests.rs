@@ -913,3 +913,92 @@ fn exceptions_logs_and_cpu_warnings_are_passed_on() {
     );
     assert!(out.contains(&Effect::LocustfileRequested { node: A.into() }));
 }
+
+/// One line of a transcript: time, direction from the fake worker's side, message type, text.
+fn transcript_events(text: &str) -> Vec<(f64, bool, String, String)> {
+    text.lines()
+        .filter_map(|line| {
+            let sent = line.contains("] SEND '");
+            if !sent && !line.contains("] RECV '") {
+                return None;
+            }
+            let t: f64 = line[line.find("t+")? + 2..line.find("s]")?]
+                .trim()
+                .parse()
+                .ok()?;
+            let rest = &line[line.find(if sent { "SEND '" } else { "RECV '" })? + 6..];
+            let ty = rest[..rest.find('\'')?].to_string();
+            Some((t, sent, ty, line.to_string()))
+        })
+        .collect()
+}
+
+#[test]
+fn transcript_a_replayed_gives_locusts_replies_in_order() {
+    let text = crate::testing::read_fixture("locust/transcript_A.txt");
+    let events = transcript_events(&text);
+    assert!(events.len() >= 30, "{}", events.len());
+    let mut m = master();
+    let (mut expected, mut got) = (Vec::new(), Vec::new());
+    let mut last_tick = T0;
+    let mut applied = ClassCounts::default();
+    let mut started = false;
+    for (t, sent, ty, line) in events {
+        let now = T0 + t;
+        let mut out = Vec::new();
+        while last_tick + 1.0 <= now {
+            last_tick += 1.0;
+            out.extend(m.tick(last_tick));
+        }
+        while let Some(d) = m.next_deadline().filter(|d| *d <= now) {
+            out.extend(m.on_deadline(d));
+        }
+        if sent {
+            let msg = match ty.as_str() {
+                "client_ready" => ToMaster::ClientReady(Version::Named("2.47.0".into())),
+                "heartbeat" => {
+                    let state = if line.contains("'state': 'running'") {
+                        WorkerState::Running
+                    } else {
+                        WorkerState::Ready
+                    };
+                    ToMaster::Heartbeat(Heartbeat {
+                        state,
+                        cpu_percent: 1.5,
+                        memory_bytes: Some(12_345_678),
+                    })
+                }
+                "stats" => ToMaster::Stats(Box::new(StatsPayload {
+                    report: RequestStats::new(now).take_report(now),
+                    user_classes_count: applied.clone(),
+                    user_count: Some(applied.total()),
+                })),
+                "spawning" => ToMaster::Spawning,
+                "spawning_complete" => ToMaster::SpawningComplete(SpawnedUsers {
+                    user_classes_count: applied.clone(),
+                    user_count: applied.total(),
+                }),
+                "quit" => ToMaster::Quit,
+                other => panic!("unexpected worker message {other}"),
+            };
+            out.extend(m.handle(W, msg, now));
+        } else {
+            expected.push(ty.clone());
+            if ty == "spawn" && !started {
+                started = true;
+                out.extend(m.start(5, 5.0, None, None, now).unwrap());
+            } else if ty == "quit" {
+                out.extend(m.quit(now));
+            }
+        }
+        for (to, msg) in sends(&out) {
+            assert_eq!(to, W);
+            if let ToWorker::Spawn(s) = &msg {
+                applied = s.user_classes_count.clone();
+            }
+            got.push(msg.type_name().to_string());
+        }
+    }
+    assert_eq!(got, expected);
+    assert_eq!(m.status().state, RunState::Stopped);
+}
