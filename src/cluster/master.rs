@@ -144,7 +144,7 @@ impl Master {
                 let payload = *payload;
                 out.push(Effect::MergeStats {
                     node: node.to_string(),
-                    report: payload.report,
+                    report: Box::new(payload.report),
                 });
                 match self.worker_mut(node) {
                     Some(w) => w.counts = payload.user_classes_count.to_map(),

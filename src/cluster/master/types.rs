@@ -128,7 +128,8 @@ pub enum Effect {
     /// A worker's statistics report, to merge into the master's (§2.8).
     MergeStats {
         node: String,
-        report: StatsReport,
+        /// Boxed: a report is far larger than every other effect.
+        report: Box<StatsReport>,
     },
     /// An unhandled error in a worker's user task (§2.9).
     Exception {
