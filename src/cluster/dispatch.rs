@@ -288,6 +288,12 @@ impl Dispatcher {
         &self.users
     }
 
+    /// Whether the next iteration is a rebalanced distribution (a worker joined or left), which
+    /// a master sends at once rather than at the ramp's next tick.
+    pub fn rebalance_pending(&self) -> bool {
+        self.rebalance
+    }
+
     /// Whether a cycle is under way (Locust's `dispatch_in_progress`).
     pub fn in_progress(&self) -> bool {
         self.phase != Phase::Done

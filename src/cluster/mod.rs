@@ -5,11 +5,11 @@
 //! joining and leaving); [`message`] holds the messages of Locust's master/worker protocol, one
 //! enum per direction; [`codec`] turns them into Locust's msgpack `[type, data, node_id]`
 //! frames and back, byte-identical to Locust 2.47.0; [`value`] is the msgpack tree under it;
-//! [`worker`] is a worker's side of the protocol as a state machine, and [`procstat`] samples the
-//! CPU and memory its heartbeats report.
+
 
 pub mod codec;
 pub mod dispatch;
+pub mod master;
 pub mod message;
 pub mod procstat;
 pub mod transport;
