@@ -4,8 +4,11 @@
 //! [`dispatch`] decides which worker runs which users (Locust's `UsersDispatcher`, with workers
 //! joining and leaving); [`message`] holds the messages of Locust's master/worker protocol, one
 //! enum per direction; [`codec`] turns them into Locust's msgpack `[type, data, node_id]`
-//! frames and back, byte-identical to Locust 2.47.0; [`value`] is the msgpack tree under it;
-
+//! frames and back, byte-identical to Locust 2.47.0; [`value`] is the msgpack tree under it.
+//! [`master`] and [`worker`] are the two sides of the protocol as state machines that take
+//! messages, ticks and an injected clock and return effects; [`procstat`] samples the CPU and
+//! memory a worker's heartbeats report; [`transport`] carries the frames; [`node`] runs a
+//! state machine against a transport, the runner and the statistics hub.
 
 pub mod codec;
 pub mod dispatch;

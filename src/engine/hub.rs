@@ -3,13 +3,30 @@
 //! statistics (console, CSV writer, web API, final report) runs a closure against its state on
 //! the hub's own task ([`HubHandle::read`]), so nothing is deep-copied to be read.
 //! It also logs, once per run each, that a table's cap was reached ([`StatsLimits`]).
+//!
+//! The same hub serves the three roles ([`HubRole`]): a standalone run's table; a worker's,
+//! which hands its deltas to the master ([`HubHandle::take_report`], Locust's serialize and
+//! reset, SPEC §2.6); and a master's, which merges its workers' reports and exceptions
+//! ([`HubHandle::merge_report`], [`HubHandle::exception_from`], SPEC §2.8, §2.9).
 
 use std::sync::Arc;
 
 use skein_api::{RequestRecord, RequestSink};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::stats::{Exceptions, HistoryPoint, Overflowed, RequestStats, StatsLimits};
+use crate::stats::{Exceptions, HistoryPoint, Overflowed, RequestStats, StatsLimits, StatsReport};
+
+/// Which process the hub's table belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HubRole {
+    /// A standalone run: its own users, current percentiles on.
+    Local,
+    /// A worker: its users' deltas go to the master, which alone computes current percentiles
+    /// (Locust's worker table has `use_response_times_cache` off).
+    Worker,
+    /// A master: no users of its own; merges its workers' reports.
+    Master,
+}
 
 /// The statistics at one moment, borrowed from the hub for the length of a read.
 #[derive(Clone, Copy)]
@@ -24,10 +41,31 @@ pub type StatsReader = Box<dyn FnOnce(&StatsView<'_>) + Send>;
 
 enum HubMsg {
     Request(RequestRecord),
-    Exception { msg: String, traceback: String },
-    Reset { now: f64 },
-    Clear { now: f64 },
-    Sample { now: f64, user_count: u64 },
+    Exception {
+        msg: String,
+        traceback: String,
+        /// `None`: this process's own node name.
+        node: Option<String>,
+    },
+    TakeReport {
+        now: f64,
+        reply: oneshot::Sender<StatsReport>,
+    },
+    Merge {
+        node: String,
+        report: Box<StatsReport>,
+        now: f64,
+    },
+    Reset {
+        now: f64,
+    },
+    Clear {
+        now: f64,
+    },
+    Sample {
+        now: f64,
+        user_count: u64,
+    },
     Read(StatsReader),
 }
 
@@ -49,7 +87,40 @@ impl HubHandle {
     }
 
     pub fn exception(&self, msg: String, traceback: String) {
-        let _ = self.tx.send(HubMsg::Exception { msg, traceback });
+        let _ = self.tx.send(HubMsg::Exception {
+            msg,
+            traceback,
+            node: None,
+        });
+    }
+
+    /// A master: an exception a worker reported (its `exception` message); `node` is the
+    /// worker's id, listed in the row's nodes.
+    pub fn exception_from(&self, msg: String, traceback: String, node: String) {
+        let _ = self.tx.send(HubMsg::Exception {
+            msg,
+            traceback,
+            node: Some(node),
+        });
+    }
+
+    /// A worker: the report to send to the master (entries with data, the total, the errors),
+    /// and the reset that follows it, in one step so that no record falls between them.
+    /// `None` when the hub has ended.
+    pub async fn take_report(&self, now: f64) -> Option<StatsReport> {
+        let (reply, rx) = oneshot::channel();
+        self.tx.send(HubMsg::TakeReport { now, reply }).ok()?;
+        rx.await.ok()
+    }
+
+    /// A master: merges a worker's report (Locust's `worker_report`). Reports of unknown
+    /// workers are merged too, as Locust does; `node` only names the sender in the log.
+    pub fn merge_report(&self, node: String, report: StatsReport, now: f64) {
+        let _ = self.tx.send(HubMsg::Merge {
+            node,
+            report: Box::new(report),
+            now,
+        });
     }
 
     /// Clears requests, failures and exceptions (Locust's `/stats/reset` and `--reset-stats`).
@@ -89,18 +160,24 @@ impl HubHandle {
     }
 }
 
-/// Starts the hub with the default caps; see [`spawn_with`].
+/// Starts a standalone hub with the default caps; see [`spawn_with`].
 pub fn spawn(now: f64, node: String) -> HubHandle {
     spawn_with(now, node, StatsLimits::default())
 }
 
-/// Starts the hub; it runs until every handle is dropped. `node` names this process in the
-/// exceptions table (Locust's local runner says "local"); `limits` caps the request-name and
-/// failure tables.
+/// Starts a standalone hub; see [`spawn_as`].
 pub fn spawn_with(now: f64, node: String, limits: StatsLimits) -> HubHandle {
+    spawn_as(HubRole::Local, now, node, limits)
+}
+
+/// Starts the hub; it runs until every handle is dropped. `node` names this process in the
+/// exceptions table (Locust's local runner says "local", a worker its client id); `limits`
+/// caps the request-name and failure tables.
+pub fn spawn_as(role: HubRole, now: f64, node: String, limits: StatsLimits) -> HubHandle {
     let (tx, mut rx) = mpsc::unbounded_channel();
     tokio::spawn(async move {
-        let mut stats = RequestStats::with_limits(true, limits, now);
+        let use_cache = role != HubRole::Worker;
+        let mut stats = RequestStats::with_limits(use_cache, limits, now);
         let mut exceptions = Exceptions::default();
         let mut history: Vec<HistoryPoint> = Vec::new();
         let mut warned = Overflowed::default();
@@ -110,7 +187,19 @@ pub fn spawn_with(now: f64, node: String, limits: StatsLimits) -> HubHandle {
                     stats.log(&r);
                     warn_overflow_once(&stats, &mut warned);
                 }
-                HubMsg::Exception { msg, traceback } => exceptions.add(&msg, &traceback, &node),
+                HubMsg::Exception {
+                    msg,
+                    traceback,
+                    node: from,
+                } => exceptions.add(&msg, &traceback, from.as_deref().unwrap_or(&node)),
+                HubMsg::TakeReport { now, reply } => {
+                    let _ = reply.send(stats.take_report(now));
+                }
+                HubMsg::Merge { node, report, now } => {
+                    tracing::trace!("merging the statistics report of {node}");
+                    stats.merge_report(&report, now);
+                    warn_overflow_once(&stats, &mut warned);
+                }
                 HubMsg::Reset { now } => {
                     stats.reset_all(now);
                     exceptions.clear();
@@ -197,6 +286,48 @@ mod tests {
             .expect("hub runs");
         assert_eq!((entries, errors), (11, 8));
         assert_eq!((requests, failures), (2_000, 2_000));
+    }
+
+    /// A worker's hub hands over its deltas and starts again; a master's merges them, and
+    /// lists each worker that raised an exception.
+    #[tokio::test]
+    async fn a_worker_reports_deltas_and_a_master_merges_them() {
+        let limits = StatsLimits::default();
+        let worker = spawn_as(HubRole::Worker, 0.0, "w1".into(), limits);
+        let master = spawn_as(HubRole::Master, 0.0, "master".into(), limits);
+        for i in 0..3 {
+            worker.record(rec(i % 2));
+        }
+        let first = worker.take_report(5.0).await.expect("hub runs");
+        assert_eq!(first.stats.len(), 2);
+        assert_eq!(first.stats_total.num_requests, 3);
+        assert_eq!(first.errors.0.len(), 2);
+        let second = worker.take_report(8.0).await.expect("hub runs");
+        assert!(
+            second.stats.is_empty(),
+            "entries without data are not sent again"
+        );
+        assert_eq!(second.stats_total.num_requests, 0);
+        assert!(second.errors.0.is_empty());
+
+        master.merge_report("w1".into(), first.clone(), 5.0);
+        master.merge_report("w2".into(), first, 5.0);
+        master.exception_from("boom".into(), "tb".into(), "w1".into());
+        master.exception_from("boom".into(), "tb".into(), "w2".into());
+        let (requests, rows, nodes, count) = master
+            .read(|v| {
+                let ex = &v.exceptions.rows()[0];
+                (
+                    v.stats.total().num_requests,
+                    v.stats.entries_in_order().len(),
+                    ex.nodes_joined(),
+                    ex.count,
+                )
+            })
+            .await
+            .expect("hub runs");
+        assert_eq!((requests, rows), (6, 2));
+        assert_eq!((nodes.as_str(), count), ("w1, w2", 2));
     }
 
     /// Collects what the fmt subscriber writes.

@@ -11,7 +11,7 @@ pub mod session;
 mod user;
 
 pub use class::{select_classes, ClassPlan};
-pub use hub::{HubHandle, StatsReader, StatsView};
+pub use hub::{HubHandle, HubRole, StatsReader, StatsView};
 pub use runner::{RunState, RunnerError, RunnerHandle, RunnerSetup, RunnerStatus, SpawnOrder};
 pub use session::SessionFactory;
 
