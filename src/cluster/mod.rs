@@ -14,6 +14,7 @@ pub mod codec;
 pub mod dispatch;
 pub mod master;
 pub mod message;
+pub mod node;
 pub mod procstat;
 pub mod transport;
 pub mod value;

@@ -39,6 +39,9 @@ pub struct StatsView<'a> {
 /// A read run on the hub's task; it sends its own result back (see [`HubHandle::read`]).
 pub type StatsReader = Box<dyn FnOnce(&StatsView<'_>) + Send>;
 
+/// Exceptions a worker keeps for its next report to the master, at most.
+pub const MAX_PENDING_EXCEPTIONS: usize = 1000;
+
 enum HubMsg {
     Request(RequestRecord),
     Exception {
@@ -51,6 +54,7 @@ enum HubMsg {
         now: f64,
         reply: oneshot::Sender<StatsReport>,
     },
+    TakeExceptions(oneshot::Sender<Vec<(String, String)>>),
     Merge {
         node: String,
         report: Box<StatsReport>,
@@ -115,6 +119,14 @@ impl HubHandle {
 
     /// A master: merges a worker's report (Locust's `worker_report`). Reports of unknown
     /// workers are merged too, as Locust does; `node` only names the sender in the log.
+    /// A worker's exceptions since the last call, `(msg, traceback)`, for its `exception`
+    /// messages (at most [`MAX_PENDING_EXCEPTIONS`] wait; more are counted in the table only).
+    pub async fn take_exceptions(&self) -> Option<Vec<(String, String)>> {
+        let (reply, rx) = oneshot::channel();
+        self.tx.send(HubMsg::TakeExceptions(reply)).ok()?;
+        rx.await.ok()
+    }
+
     pub fn merge_report(&self, node: String, report: StatsReport, now: f64) {
         let _ = self.tx.send(HubMsg::Merge {
             node,
@@ -181,6 +193,7 @@ pub fn spawn_as(role: HubRole, now: f64, node: String, limits: StatsLimits) -> H
         let mut exceptions = Exceptions::default();
         let mut history: Vec<HistoryPoint> = Vec::new();
         let mut warned = Overflowed::default();
+        let mut pending_exceptions: Vec<(String, String)> = Vec::new();
         while let Some(msg) = rx.recv().await {
             match msg {
                 HubMsg::Request(r) => {
@@ -191,7 +204,15 @@ pub fn spawn_as(role: HubRole, now: f64, node: String, limits: StatsLimits) -> H
                     msg,
                     traceback,
                     node: from,
-                } => exceptions.add(&msg, &traceback, from.as_deref().unwrap_or(&node)),
+                } => {
+                    exceptions.add(&msg, &traceback, from.as_deref().unwrap_or(&node));
+                    if role == HubRole::Worker && pending_exceptions.len() < MAX_PENDING_EXCEPTIONS {
+                        pending_exceptions.push((msg, traceback));
+                    }
+                }
+                HubMsg::TakeExceptions(reply) => {
+                    let _ = reply.send(std::mem::take(&mut pending_exceptions));
+                }
                 HubMsg::TakeReport { now, reply } => {
                     let _ = reply.send(stats.take_report(now));
                 }

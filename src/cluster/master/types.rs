@@ -204,4 +204,7 @@ pub enum MasterError {
     UnknownClass(Vec<String>),
     #[error("the master has quit")]
     Quitting,
+    /// The master's task is gone (its handle outlived it).
+    #[error("the master has ended")]
+    Ended,
 }

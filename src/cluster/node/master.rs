@@ -1,21 +1,29 @@
-//! The master process's async edge: one task owns the ROUTER socket and the master state
-//! machine ([`crate::cluster::master::Master`]), feeds it frames, ticks and commands, and carries
-//! out its effects: frames to workers, reports into the hub, membership changes into the log.
-//! [`MasterHandle`] is how the rest of skein (the run boundary, the web UI) talks to it.
+//! The master process's async edge: one task owns the ROUTER transport and the master state
+//! machine ([`Master`]), feeds it frames, ticks and commands, and carries out its effects:
+//! frames to workers, worker reports into the statistics hub (moved onto this clock first, see
+//! [`crate::stats::skew`]), log lines and membership changes. [`MasterHandle`] is how the rest
+//! of skein (the run boundary, the headless driver) talks to it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot, watch};
-use tokio::time::{Instant, MissedTickBehavior};
+use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
 
+use super::worker::{at_wall, sleep_until};
 use crate::cluster::codec::Frame;
-use crate::cluster::master::{Effect, Master, MasterConfig, MasterError, MasterStatus};
-use crate::cluster::message::{ToMaster, ToWorker};
-use crate::cluster::transport::{MasterSocket, TransportError};
+use crate::cluster::master::{
+    Effect, Level, Master, MasterConfig, MasterError, MasterStatus, MembershipEvent,
+};
+use crate::cluster::message::{LocustfileReply, ToMaster, ToWorker};
+use crate::cluster::transport::{MasterOptions, MasterTransport, TransportError};
 use crate::engine::{wall_clock, HubHandle};
+use crate::stats::skew;
+
+/// Membership changes kept for the report and the UI (the oldest go first).
+const MAX_MEMBERSHIP_EVENTS: usize = 1000;
 
 enum Cmd {
     Start {
@@ -29,15 +37,21 @@ enum Cmd {
     Quit(oneshot::Sender<()>),
 }
 
-/// The workers' log lines as they last sent them (`/logs`' "workers").
-pub type WorkerLogs = Arc<Mutex<BTreeMap<String, Vec<String>>>>;
+/// What the master shares with its readers besides its status.
+#[derive(Default)]
+struct Shared {
+    worker_logs: BTreeMap<String, Vec<String>>,
+    membership: VecDeque<MembershipEvent>,
+}
 
 #[derive(Clone)]
 pub struct MasterHandle {
     cmds: mpsc::Sender<Cmd>,
     status: watch::Receiver<MasterStatus>,
-    logs: WorkerLogs,
-    /// The port the ROUTER is bound to (useful with port 0).
+    shared: Arc<Mutex<Shared>>,
+    /// Cancelled when the master decides to quit by itself (headless, the last worker quit).
+    pub quit_requested: CancellationToken,
+    /// The port the ROUTER is bound to (the real one when asked for port 0).
     pub port: u16,
 }
 
@@ -50,16 +64,14 @@ impl MasterHandle {
         host: Option<String>,
     ) -> Result<(), MasterError> {
         let (reply, rx) = oneshot::channel();
-        self.cmds
-            .send(Cmd::Start {
-                users,
-                rate,
-                classes,
-                host,
-                reply,
-            })
-            .await
-            .map_err(|_| MasterError::Ended)?;
+        let cmd = Cmd::Start {
+            users,
+            rate,
+            classes,
+            host,
+            reply,
+        };
+        self.cmds.send(cmd).await.map_err(|_| MasterError::Ended)?;
         rx.await.map_err(|_| MasterError::Ended)?
     }
 
@@ -85,46 +97,68 @@ impl MasterHandle {
     }
 
     pub fn worker_logs(&self) -> BTreeMap<String, Vec<String>> {
-        self.logs.lock().map(|l| l.clone()).unwrap_or_default()
+        self.shared
+            .lock()
+            .map(|s| s.worker_logs.clone())
+            .unwrap_or_default()
+    }
+
+    /// The membership changes so far, oldest first.
+    pub fn membership(&self) -> Vec<MembershipEvent> {
+        self.shared
+            .lock()
+            .map(|s| s.membership.iter().cloned().collect())
+            .unwrap_or_default()
     }
 }
 
 /// Binds the master's socket (a busy port is an error here, before anything else starts) and
-/// starts its task, which runs until `shutdown`.
+/// starts its task, which runs until `shutdown` or every handle is gone.
 pub async fn spawn(
     bind_host: &str,
     bind_port: u16,
     config: MasterConfig,
     hub: HubHandle,
+    reset_stats_on_spawned: bool,
     shutdown: CancellationToken,
 ) -> Result<MasterHandle, TransportError> {
-    let (socket, port) = MasterSocket::bind(bind_host, bind_port).await?;
+    let transport = MasterTransport::bind(bind_host, bind_port, MasterOptions::default()).await?;
+    let port = transport.local_addr().map_or(bind_port, |a| a.port());
     let sm = Master::new(config, wall_clock());
     let (status_tx, status_rx) = watch::channel(sm.status());
     let (cmd_tx, cmd_rx) = mpsc::channel(16);
-    let logs: WorkerLogs = Arc::default();
+    let shared = Arc::new(Mutex::new(Shared::default()));
+    let quit_requested = CancellationToken::new();
     let task = MasterTask {
-        socket,
+        transport,
         sm,
         hub,
         status: status_tx,
-        logs: logs.clone(),
+        shared: shared.clone(),
+        quit_requested: quit_requested.clone(),
+        reset_stats_on_spawned,
+        skewed: BTreeSet::new(),
     };
     tokio::spawn(task.run(cmd_rx, shutdown));
     Ok(MasterHandle {
         cmds: cmd_tx,
         status: status_rx,
-        logs,
+        shared,
+        quit_requested,
         port,
     })
 }
 
 struct MasterTask {
-    socket: MasterSocket,
+    transport: MasterTransport,
     sm: Master,
     hub: HubHandle,
     status: watch::Sender<MasterStatus>,
-    logs: WorkerLogs,
+    shared: Arc<Mutex<Shared>>,
+    quit_requested: CancellationToken,
+    reset_stats_on_spawned: bool,
+    /// Workers whose clock offset was logged already.
+    skewed: BTreeSet<String>,
 }
 
 impl MasterTask {
@@ -134,11 +168,16 @@ impl MasterTask {
         loop {
             let deadline = self.sm.next_deadline().map(at_wall);
             let effects = tokio::select! {
-                item = self.socket.recv() => match item {
-                    Ok((identity, bytes)) => self.frame(&identity, &bytes),
-                    Err(e) => {
-                        tracing::warn!("Dropped a frame: {e}");
-                        Vec::new()
+                item = self.transport.recv() => match item {
+                    Some(Ok((identity, bytes))) => self.frame(&identity, &bytes),
+                    Some(Err(bad)) => {
+                        tracing::warn!("Dropped a malformed frame: {bad}");
+                        let node = bad_frame_identity(&bad);
+                        self.sm.malformed(node.as_deref(), &bad.to_string(), wall_clock())
+                    }
+                    None => {
+                        tracing::error!("The master's socket has closed");
+                        return;
                     }
                 },
                 _ = ticks.tick() => self.sm.tick(wall_clock()),
@@ -178,14 +217,17 @@ impl MasterTask {
     fn frame(&mut self, identity: &str, bytes: &[u8]) -> Vec<Effect> {
         let now = wall_clock();
         match Frame::<ToMaster>::decode(bytes) {
+            Ok(frame) if frame.node_id == identity => self.sm.handle(identity, frame.message, now),
             Ok(frame) => {
-                if frame.node_id != identity {
-                    tracing::warn!(
-                        "A frame from {identity:?} names node {:?}; using the socket's identity",
-                        frame.node_id
-                    );
-                }
-                self.sm.handle(identity, frame.message, now)
+                // Locust tracks workers by node id but answers by identity; a frame naming
+                // another node is a sender not to be trusted.
+                let reason = format!(
+                    "a {} frame names node {:?}, not its sender",
+                    frame.message.type_name(),
+                    frame.node_id
+                );
+                tracing::warn!("Dropped a malformed frame from {identity:?}: {reason}");
+                self.sm.malformed(Some(identity), &reason, now)
             }
             Err(e) => {
                 tracing::warn!("Dropped a malformed frame from {identity:?}: {e}");
@@ -199,7 +241,20 @@ impl MasterTask {
             match e {
                 Effect::Send { to, msg } => self.send(to, msg).await,
                 Effect::MergeStats { node, report } => {
-                    self.hub.merge_report(node, report, wall_clock())
+                    let now = wall_clock();
+                    let mut report = *report;
+                    let shift = skew::clock_shift(&report, now, None);
+                    if shift != 0 {
+                        if self.skewed.insert(node.clone()) {
+                            tracing::warn!(
+                                "Worker {node}'s clock is about {} s {} this master's: its per-second counts are moved onto the master's clock",
+                                shift.abs(),
+                                if shift < 0 { "ahead of" } else { "behind" }
+                            );
+                        }
+                        skew::shift_report(&mut report, shift);
+                    }
+                    self.hub.merge_report(node, report, now)
                 }
                 Effect::Exception {
                     node,
@@ -207,11 +262,34 @@ impl MasterTask {
                     traceback,
                 } => self.hub.exception_from(msg, traceback, node),
                 Effect::WorkerLogs { worker, lines } => {
-                    if let Ok(mut logs) = self.logs.lock() {
-                        logs.insert(worker, lines);
+                    if let Ok(mut s) = self.shared.lock() {
+                        s.worker_logs.insert(worker, lines);
                     }
                 }
-                other => tracing::debug!("master effect: {other:?}"),
+                Effect::Membership(ev) => {
+                    if let Ok(mut s) = self.shared.lock() {
+                        if s.membership.len() >= MAX_MEMBERSHIP_EVENTS {
+                            s.membership.pop_front();
+                        }
+                        s.membership.push_back(ev);
+                    }
+                }
+                Effect::Log(level, text) => log(level, &text),
+                Effect::ClearStats => self.hub.clear(wall_clock()),
+                Effect::State(_) => {}
+                Effect::SpawningComplete { .. } => {
+                    if self.reset_stats_on_spawned {
+                        tracing::info!("Resetting stats");
+                        self.hub.reset(wall_clock());
+                    }
+                }
+                Effect::LocustfileRequested { node } => {
+                    let reply = ToWorker::Locustfile(LocustfileReply::Error(
+                        "skein's user classes are compiled in: start the worker with its own -f locustfile".into(),
+                    ));
+                    self.send(node, reply).await;
+                }
+                Effect::Shutdown => self.quit_requested.cancel(),
             }
         }
     }
@@ -223,35 +301,41 @@ impl MasterTask {
         };
         match frame.encode() {
             Ok(bytes) => {
-                if let Err(e) = self.socket.send(&to, bytes).await {
-                    tracing::debug!("send to {to} failed: {e}");
+                if let Err(e) = self.transport.send(to.clone(), bytes).await {
+                    tracing::debug!("Sending to {to} failed: {e}");
                 }
             }
-            Err(e) => tracing::error!("cannot encode a message for {to}: {e}"),
+            Err(e) => tracing::error!("Cannot encode a message for {to}: {e}"),
         }
     }
 
     fn publish(&self) {
         let st = self.sm.status();
         self.status.send_if_modified(|old| {
-            if *old == st {
-                false
-            } else {
+            let changed = *old != st;
+            if changed {
                 *old = st;
-                true
             }
+            changed
         });
     }
 }
 
-fn at_wall(t: f64) -> Instant {
-    let wait = (t - wall_clock()).max(0.0);
-    Instant::now() + Duration::try_from_secs_f64(wait).unwrap_or(Duration::from_secs(3600))
+fn bad_frame_identity(bad: &crate::cluster::transport::BadFrame) -> Option<String> {
+    use crate::cluster::transport::BadFrame;
+    match bad {
+        BadFrame::NonUtf8Identity { .. } => None,
+        BadFrame::PartCount { identity, .. }
+        | BadFrame::Empty { identity }
+        | BadFrame::Oversized { identity, .. } => Some(identity.clone()),
+    }
 }
 
-async fn sleep_until(at: Option<Instant>) {
-    match at {
-        Some(at) => tokio::time::sleep_until(at).await,
-        None => std::future::pending().await,
+fn log(level: Level, text: &str) {
+    match level {
+        Level::Debug => tracing::debug!("{text}"),
+        Level::Info => tracing::info!("{text}"),
+        Level::Warning => tracing::warn!("{text}"),
+        Level::Error => tracing::error!("{text}"),
     }
 }

@@ -1,127 +1,216 @@
-//! A worker process's async edge: one task that owns the DEALER link, the worker state machine
-//! ([`crate::cluster::worker::Worker`]), and drives the local runner and hub from its effects.
-//! Time enters here (wall clock for the protocol, tokio timers for the ticks) and nowhere below.
+//! A worker process's async edge: one task owns the link to the master and the worker state
+//! machine ([`Worker`]), and carries out its effects on the local runner and statistics hub.
+//! Time enters here (the wall clock for the protocol, tokio timers for the ticks).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
 
+use tokio::sync::watch;
 use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 
 use crate::cluster::codec::Frame;
-use crate::cluster::message::{ClassCounts, ToMaster, ToWorker};
+use crate::cluster::message::{ClassCounts, ExceptionReport, ToMaster, ToWorker};
 use crate::cluster::procstat::ProcSampler;
-use crate::cluster::transport::{TransportError, WorkerSocket};
-use crate::cluster::worker::{Effect, Worker, WorkerConfig};
-use crate::engine::{wall_clock, HubHandle, RunState, RunnerHandle, SpawnOrder};
+use crate::cluster::transport::{TransportError, WorkerOptions, WorkerTransport};
+use crate::cluster::worker::{Effect, Level, Worker, WorkerConfig};
+use crate::engine::{wall_clock, HubHandle, RunState, RunnerHandle, RunnerStatus, SpawnOrder};
 
-/// How a worker ended: the process's exit code.
-pub type ExitCode = i32;
+/// How long the last frames (a final `stats`, `quit`) get to leave before the socket closes.
+const LINGER: Duration = Duration::from_millis(500);
 
-/// Where the master is and who this worker is.
+/// Where the master is and how this worker talks to it.
 pub struct WorkerPlan {
     pub master_host: String,
     pub master_port: u16,
-    pub node_id: String,
     pub config: WorkerConfig,
+    pub options: WorkerOptions,
 }
 
-/// Runs the worker until the master says `quit`, the master is gone for longer than the worker
-/// waits for it, or `shutdown` (Ctrl-C / SIGTERM: stop users, final report, `quit`).
+/// Runs the worker until the master says `quit`, the master stays away longer than the worker
+/// waits for it, or `shutdown` (Ctrl-C / SIGTERM: stop the users, tell the master, exit).
+/// Returns the process's exit code.
 pub async fn run(
     plan: WorkerPlan,
     runner: RunnerHandle,
     hub: HubHandle,
     shutdown: CancellationToken,
-) -> Result<ExitCode, TransportError> {
-    let mut link = WorkerSocket::connect(&plan.master_host, plan.master_port, &plan.node_id).await?;
+) -> Result<i32, TransportError> {
+    let node_id = plan.config.node_id.clone();
+    let link = tokio::select! {
+        link = WorkerTransport::connect(&plan.master_host, plan.master_port, &node_id, plan.options) => link?,
+        _ = shutdown.cancelled() => return Ok(0),
+    };
     tracing::info!(
-        "Connected to master at {}:{} as {}",
+        "Connected to master at {}:{} as {node_id}",
         plan.master_host,
-        plan.master_port,
-        plan.node_id
+        plan.master_port
     );
-    let node_id = plan.node_id.clone();
-    let (mut sm, first) = Worker::new(plan.config, wall_clock());
+    let (sm, first) = Worker::new(plan.config, wall_clock());
     let mut node = Node {
-        link: &mut link,
+        link,
         node_id,
-        runner: runner.clone(),
+        sm,
+        status: runner.subscribe(),
+        runner,
         hub,
         counts: ClassCounts::default(),
-        stopping: false,
+        after_stop: None,
     };
-    let mut pending = first;
-    let mut ticks = tokio::time::interval(Duration::from_secs(1));
-    ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
-    let mut sampler = ProcSampler::new();
-    let mut status = runner.subscribe();
-    let mut shutting_down = false;
-    loop {
-        // Effects may produce more input for the machine (a spawn applied, a report taken).
-        while !pending.is_empty() {
-            let effects = std::mem::take(&mut pending);
-            for e in effects {
-                match node.apply(e, &mut sm).await {
-                    Step::Continue(more) => pending.extend(more),
-                    Step::Exit(code) => {
-                        node.link.flush().await;
-                        return Ok(code);
+    let code = node.run(first, shutdown).await;
+    node.link.close(LINGER).await;
+    Ok(code)
+}
+
+struct Node {
+    link: WorkerTransport,
+    node_id: String,
+    sm: Worker,
+    runner: RunnerHandle,
+    status: watch::Receiver<RunnerStatus>,
+    hub: HubHandle,
+    /// What the runner runs now, in the master's order.
+    counts: ClassCounts,
+    /// Effects that wait for a `StopUsers` to finish (the users drain meanwhile, and the
+    /// heartbeats go on).
+    after_stop: Option<VecDeque<Effect>>,
+}
+
+impl Node {
+    async fn run(&mut self, first: Vec<Effect>, shutdown: CancellationToken) -> i32 {
+        let mut ticks = tokio::time::interval(Duration::from_secs(1));
+        ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let mut sampler = ProcSampler::new();
+        let started = Instant::now();
+        let mut effects: VecDeque<Effect> = first.into();
+        let mut shutting_down = false;
+        loop {
+            if let Some(code) = self.carry_out(&mut effects).await {
+                return code;
+            }
+            let deadline = self.sm.next_deadline().map(at_wall);
+            let stopping = self.after_stop.is_some();
+            let more = tokio::select! {
+                item = self.link.recv() => match item {
+                    Some(Ok(bytes)) => match Frame::<ToWorker>::decode(&bytes) {
+                        Ok(f) => self.sm.handle(f.message, wall_clock()),
+                        Err(e) => self.sm.bad_message(&e, wall_clock()),
+                    },
+                    Some(Err(bad)) => {
+                        tracing::warn!("Dropped a frame from the master: {bad}");
+                        Vec::new()
                     }
-                }
-            }
-        }
-        let deadline = sm.next_deadline().map(at_wall);
-        tokio::select! {
-            frame = node.link.recv() => match frame {
-                Ok(bytes) => match Frame::<ToWorker>::decode(&bytes) {
-                    Ok(f) => pending = sm.handle(f.message, wall_clock()),
-                    Err(e) => tracing::warn!("Dropped a frame from the master: {e}"),
+                    None => {
+                        tracing::error!("The connection to the master has ended");
+                        return 1;
+                    }
                 },
-                Err(e) => {
-                    tracing::debug!("link to the master: {e}");
-                    // The state machine notices the silence through its heartbeat timeout and
-                    // asks for a reconnect; avoid a busy loop on a dead socket meanwhile.
-                    tokio::time::sleep(Duration::from_millis(200)).await;
+                _ = ticks.tick() => {
+                    let sample = sampler.sample(started.elapsed().as_secs_f64());
+                    let (cpu, mem) = sample.map_or((0.0, 0), |s| (s.cpu_percent, s.rss_bytes));
+                    self.sm.tick(wall_clock(), cpu, mem)
                 }
-            },
-            _ = ticks.tick() => {
-                let (cpu, mem) = sampler.sample();
-                pending = sm.tick(wall_clock(), cpu, mem);
-            }
-            _ = sleep_until(deadline), if deadline.is_some() => pending = sm.on_deadline(wall_clock()),
-            changed = status.changed(), if node.stopping => {
-                if changed.is_err() || matches!(status.borrow().state, RunState::Stopped | RunState::Ready) {
-                    node.stopping = false;
-                    node.counts = zero_counts(&node.counts);
-                    pending = sm.stopped(wall_clock());
+                _ = sleep_until(deadline), if deadline.is_some() => self.sm.on_deadline(wall_clock()),
+                changed = self.status.changed(), if stopping => {
+                    let idle = changed.is_err()
+                        || !matches!(self.status.borrow().state, RunState::Stopping);
+                    if idle { self.stop_finished() } else { Vec::new() }
                 }
-            }
-            _ = shutdown.cancelled(), if !shutting_down => {
-                shutting_down = true;
-                tracing::info!("Shutting down: stopping users and reporting to the master");
-                pending = sm.handle(ToWorker::Quit, wall_clock());
-            }
+                _ = shutdown.cancelled(), if !shutting_down => {
+                    shutting_down = true;
+                    tracing::info!("Shutting down: stopping the users and telling the master");
+                    self.sm.shutdown(0)
+                }
+            };
+            effects.extend(more);
         }
     }
-}
 
-enum Step {
-    Continue(Vec<Effect>),
-    Exit(ExitCode),
-}
+    /// Runs effects in order until they are done, a stop must drain first, or the worker quits.
+    async fn carry_out(&mut self, effects: &mut VecDeque<Effect>) -> Option<i32> {
+        while let Some(e) = effects.pop_front() {
+            if let Some(waiting) = self.after_stop.as_mut() {
+                // Behind a stop that is draining: keep the order, except the heartbeats, which
+                // must go on so the master does not mark this worker missing.
+                if !matches!(e, Effect::Send(ToMaster::Heartbeat(_)) | Effect::Log(..)) {
+                    waiting.push_back(e);
+                    continue;
+                }
+            }
+            match e {
+                Effect::Send(m) => self.send(m).await,
+                Effect::TestStart => {
+                    // The runner clears the statistics itself when a spawn starts a test.
+                }
+                Effect::Apply {
+                    counts,
+                    host,
+                    stop_timeout,
+                    options: _,
+                } => {
+                    let order = SpawnOrder {
+                        counts: counts.to_map(),
+                        host,
+                        stop_timeout: Duration::try_from_secs_f64(stop_timeout).ok(),
+                    };
+                    match self.runner.spawn(order).await {
+                        Ok(running) => {
+                            self.counts = ordered(&counts, &running);
+                            let more = self.sm.spawned(self.counts.clone(), wall_clock());
+                            prepend(effects, more);
+                        }
+                        Err(e) => tracing::error!("Could not apply the master's spawn: {e}"),
+                    }
+                }
+                Effect::StopUsers => {
+                    self.runner.request_stop().await;
+                    if matches!(self.runner.status().state, RunState::Stopping) {
+                        self.after_stop = Some(std::mem::take(effects));
+                        return None;
+                    }
+                    let more = self.stop_finished();
+                    prepend(effects, more);
+                }
+                Effect::ResetStats => self.hub.reset(wall_clock()),
+                Effect::SendReport => self.report().await,
+                Effect::Reconnect => {
+                    tracing::info!("Reconnecting to the master");
+                    if let Err(e) = self.link.reconnect().await {
+                        tracing::warn!("Reconnecting to the master failed: {e}");
+                    }
+                }
+                Effect::MasterLost => tracing::warn!(
+                    "Lost the master: stopped the users, trying to register again"
+                ),
+                Effect::Quit { code } => return Some(code),
+                Effect::Log(level, text) => log(level, &text),
+            }
+        }
+        None
+    }
 
-struct Node<'a> {
-    link: &'a mut WorkerSocket,
-    node_id: String,
-    runner: RunnerHandle,
-    hub: HubHandle,
-    /// What the runner runs now, as the protocol reports it.
-    counts: ClassCounts,
-    stopping: bool,
-}
+    /// The runner has stopped every user: the state machine goes on, then what waited.
+    fn stop_finished(&mut self) -> Vec<Effect> {
+        self.counts = ClassCounts(self.counts.0.iter().map(|(k, _)| (k.clone(), 0)).collect());
+        let mut out = self.sm.stopped(wall_clock());
+        if let Some(waiting) = self.after_stop.take() {
+            out.extend(waiting);
+        }
+        out
+    }
 
-impl Node<'_> {
+    async fn report(&mut self) {
+        let now = wall_clock();
+        for (msg, traceback) in self.hub.take_exceptions().await.unwrap_or_default() {
+            self.send(ToMaster::Exception(ExceptionReport { msg, traceback }))
+                .await;
+        }
+        if let Some(report) = self.hub.take_report(now).await {
+            let msg = self.sm.stats(report, self.counts.clone());
+            self.send(msg).await;
+        }
+    }
+
     async fn send(&mut self, message: ToMaster) {
         let frame = Frame {
             message,
@@ -130,95 +219,47 @@ impl Node<'_> {
         match frame.encode() {
             Ok(bytes) => {
                 if let Err(e) = self.link.send(bytes).await {
-                    tracing::debug!("send to master failed: {e}");
+                    tracing::debug!("Sending to the master failed: {e}");
                 }
             }
-            Err(e) => tracing::error!("cannot encode a message for the master: {e}"),
+            Err(e) => tracing::error!("Cannot encode a message for the master: {e}"),
         }
-    }
-
-    async fn apply(&mut self, effect: Effect, sm: &mut Worker) -> Step {
-        match effect {
-            Effect::Send(m) => self.send(m).await,
-            Effect::Apply {
-                counts,
-                host,
-                stop_timeout,
-            } => {
-                let order = SpawnOrder {
-                    counts: counts.to_map(),
-                    host,
-                    stop_timeout: stop_timeout.map(Duration::from_secs_f64),
-                };
-                match self.runner.spawn(order).await {
-                    Ok(now_running) => {
-                        self.counts = ordered_counts(&counts, &now_running);
-                        return Step::Continue(sm.spawned(self.counts.clone(), wall_clock()));
-                    }
-                    Err(e) => tracing::error!("could not apply the master's spawn: {e}"),
-                }
-            }
-            Effect::StopUsers => {
-                self.runner.request_stop().await;
-                let st = self.runner.status().state;
-                if matches!(st, RunState::Stopped | RunState::Ready) {
-                    self.counts = zero_counts(&self.counts);
-                    return Step::Continue(sm.stopped(wall_clock()));
-                }
-                self.stopping = true;
-            }
-            Effect::SendReport => {
-                let now = wall_clock();
-                if let Some(taken) = self.hub.take_report(now).await {
-                    for ex in taken.exceptions {
-                        self.send(ToMaster::Exception(ex)).await;
-                    }
-                    let msg = sm.stats(taken.report, self.counts.clone());
-                    self.send(msg).await;
-                }
-            }
-            Effect::Reconnect => {
-                if let Err(e) = self.link.reconnect().await {
-                    tracing::warn!("reconnecting to the master failed: {e}");
-                }
-            }
-            Effect::MasterLost => {
-                tracing::warn!("Lost the master: stopped the users; waiting for a master to come back");
-            }
-            Effect::Quit { code } => return Step::Exit(code),
-            other => tracing::debug!("worker effect ignored: {other:?}"),
-        }
-        Step::Continue(Vec::new())
     }
 }
 
-/// The runner's counts in the order of the master's spawn (Python's dict order), every class
-/// of the spawn included.
-fn ordered_counts(order: &ClassCounts, running: &BTreeMap<String, u64>) -> ClassCounts {
-    let mut out: Vec<(String, u64)> = order
-        .0
-        .iter()
-        .map(|(k, _)| (k.clone(), running.get(k).copied().unwrap_or(0)))
-        .collect();
-    for (k, v) in running {
-        if !out.iter().any(|(n, _)| n == k) {
-            out.push((k.clone(), *v));
-        }
+fn prepend(effects: &mut VecDeque<Effect>, more: Vec<Effect>) {
+    for e in more.into_iter().rev() {
+        effects.push_front(e);
     }
-    ClassCounts(out)
 }
 
-fn zero_counts(c: &ClassCounts) -> ClassCounts {
-    ClassCounts(c.0.iter().map(|(k, _)| (k.clone(), 0)).collect())
+/// The runner's counts in the order of the master's spawn (Python's dict order).
+fn ordered(order: &ClassCounts, running: &BTreeMap<String, u64>) -> ClassCounts {
+    ClassCounts(
+        order
+            .0
+            .iter()
+            .map(|(k, _)| (k.clone(), running.get(k).copied().unwrap_or(0)))
+            .collect(),
+    )
 }
 
-/// A wall-clock deadline as a tokio instant (the machine speaks epoch seconds).
-fn at_wall(t: f64) -> Instant {
+fn log(level: Level, text: &str) {
+    match level {
+        Level::Debug => tracing::debug!("{text}"),
+        Level::Info => tracing::info!("{text}"),
+        Level::Warn => tracing::warn!("{text}"),
+        Level::Error => tracing::error!("{text}"),
+    }
+}
+
+/// A wall-clock deadline as a tokio instant (the state machines speak epoch seconds).
+pub(super) fn at_wall(t: f64) -> Instant {
     let wait = (t - wall_clock()).max(0.0);
     Instant::now() + Duration::try_from_secs_f64(wait).unwrap_or(Duration::from_secs(3600))
 }
 
-async fn sleep_until(at: Option<Instant>) {
+pub(super) async fn sleep_until(at: Option<Instant>) {
     match at {
         Some(at) => tokio::time::sleep_until(at).await,
         None => std::future::pending().await,
