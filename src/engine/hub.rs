@@ -1,5 +1,7 @@
 //! The statistics hub: the one owner of the run's request statistics and exceptions table.
-//! Users report to it through a channel (as a [`RequestSink`]); everything that reads the
+//! Users report to it through a bounded queue (as a [`RequestSink`]: they wait while it is
+//! full, so a slow hub slows them instead of growing memory); commands and reads have their own
+//! queue and never wait behind records. Everything that reads the
 //! statistics (console, CSV writer, web API, final report) runs a closure against its state on
 //! the hub's own task ([`HubHandle::read`]), so nothing is deep-copied to be read.
 //! It also logs, once per run each, that a table's cap was reached ([`StatsLimits`]).
@@ -11,7 +13,7 @@
 
 use std::sync::Arc;
 
-use skein_api::{RequestRecord, RequestSink};
+use skein_api::{RecordFuture, RequestRecord, RequestSink};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::stats::{Exceptions, HistoryPoint, Overflowed, RequestStats, StatsLimits, StatsReport};
@@ -39,7 +41,12 @@ pub struct StatsView<'a> {
 /// A read run on the hub's task; it sends its own result back (see [`HubHandle::read`]).
 pub type StatsReader = Box<dyn FnOnce(&StatsView<'_>) + Send>;
 
-enum HubMsg {
+/// How many records (and user exceptions) may wait for the hub before users wait for room:
+/// a few seconds of a fast run, a few megabytes at most.
+pub const DEFAULT_QUEUE: usize = 10_000;
+
+/// What users report: many, so it goes through the bounded queue.
+enum Ingest {
     Request(RequestRecord),
     Exception {
         msg: String,
@@ -47,6 +54,10 @@ enum HubMsg {
         /// `None`: this process's own node name.
         node: Option<String>,
     },
+}
+
+/// Commands and reads: few, so they never wait behind records (their queue is unbounded).
+enum Control {
     TakeReport {
         now: f64,
         reply: oneshot::Sender<StatsReport>,
@@ -72,12 +83,17 @@ enum HubMsg {
 /// A cheap, cloneable way to talk to the hub.
 #[derive(Clone)]
 pub struct HubHandle {
-    tx: mpsc::UnboundedSender<HubMsg>,
+    ingest: mpsc::Sender<Ingest>,
+    control: mpsc::UnboundedSender<Control>,
 }
 
 impl RequestSink for HubHandle {
-    fn record(&self, record: RequestRecord) {
-        let _ = self.tx.send(HubMsg::Request(record));
+    /// Waits while the queue is full: a hub that cannot keep up slows the users down instead
+    /// of growing memory.
+    fn record(&self, record: RequestRecord) -> RecordFuture<'_> {
+        Box::pin(async move {
+            let _ = self.ingest.send(Ingest::Request(record)).await;
+        })
     }
 }
 
@@ -86,22 +102,30 @@ impl HubHandle {
         Arc::new(self.clone())
     }
 
-    pub fn exception(&self, msg: String, traceback: String) {
-        let _ = self.tx.send(HubMsg::Exception {
-            msg,
-            traceback,
-            node: None,
-        });
+    /// An exception raised by user code; queued with the records (so it is counted after the
+    /// requests before it), waiting for room rather than being dropped.
+    pub async fn exception(&self, msg: String, traceback: String) {
+        let _ = self
+            .ingest
+            .send(Ingest::Exception {
+                msg,
+                traceback,
+                node: None,
+            })
+            .await;
     }
 
     /// A master: an exception a worker reported (its `exception` message); `node` is the
     /// worker's id, listed in the row's nodes.
-    pub fn exception_from(&self, msg: String, traceback: String, node: String) {
-        let _ = self.tx.send(HubMsg::Exception {
-            msg,
-            traceback,
-            node: Some(node),
-        });
+    pub async fn exception_from(&self, msg: String, traceback: String, node: String) {
+        let _ = self
+            .ingest
+            .send(Ingest::Exception {
+                msg,
+                traceback,
+                node: Some(node),
+            })
+            .await;
     }
 
     /// A worker: the report to send to the master (entries with data, the total, the errors),
@@ -109,14 +133,14 @@ impl HubHandle {
     /// `None` when the hub has ended.
     pub async fn take_report(&self, now: f64) -> Option<StatsReport> {
         let (reply, rx) = oneshot::channel();
-        self.tx.send(HubMsg::TakeReport { now, reply }).ok()?;
+        self.control.send(Control::TakeReport { now, reply }).ok()?;
         rx.await.ok()
     }
 
     /// A master: merges a worker's report (Locust's `worker_report`). Reports of unknown
     /// workers are merged too, as Locust does; `node` only names the sender in the log.
     pub fn merge_report(&self, node: String, report: StatsReport, now: f64) {
-        let _ = self.tx.send(HubMsg::Merge {
+        let _ = self.control.send(Control::Merge {
             node,
             report: Box::new(report),
             now,
@@ -125,23 +149,23 @@ impl HubHandle {
 
     /// Clears requests, failures and exceptions (Locust's `/stats/reset` and `--reset-stats`).
     pub fn reset(&self, now: f64) {
-        let _ = self.tx.send(HubMsg::Reset { now });
+        let _ = self.control.send(Control::Reset { now });
     }
 
     /// Removes every row, failure, exception and history point (Locust's `clear_all` when a
     /// new test starts): rows of classes that no longer run disappear.
     pub fn clear(&self, now: f64) {
-        let _ = self.tx.send(HubMsg::Clear { now });
+        let _ = self.control.send(Control::Clear { now });
     }
 
     pub fn sample_history(&self, now: f64, user_count: u64) {
-        let _ = self.tx.send(HubMsg::Sample { now, user_count });
+        let _ = self.control.send(Control::Sample { now, user_count });
     }
 
     /// Runs `f` against the statistics on the hub's task and returns its result; `None` when
-    /// the hub has ended. Everything reported before this call is seen by `f`: the channel is
-    /// FIFO. `f` holds up every report while it runs, so it should build its answer and return
-    /// (IO belongs to the caller).
+    /// the hub has ended. Everything reported before this call is seen by `f` (the hub takes
+    /// in what is queued before it answers). `f` holds up every report while it runs, so it
+    /// should build its answer and return (IO belongs to the caller).
     pub async fn read<R: Send + 'static>(
         &self,
         f: impl FnOnce(&StatsView<'_>) -> R + Send + 'static,
@@ -156,7 +180,7 @@ impl HubHandle {
     /// [`read`](Self::read) for callers behind a trait object: `f` is dropped unrun when the
     /// hub has ended.
     pub fn read_boxed(&self, f: StatsReader) {
-        let _ = self.tx.send(HubMsg::Read(f));
+        let _ = self.control.send(Control::Read(f));
     }
 }
 
@@ -170,58 +194,116 @@ pub fn spawn_with(now: f64, node: String, limits: StatsLimits) -> HubHandle {
     spawn_as(HubRole::Local, now, node, limits)
 }
 
+/// Starts the hub with the default queue; see [`spawn_queued`].
+pub fn spawn_as(role: HubRole, now: f64, node: String, limits: StatsLimits) -> HubHandle {
+    spawn_queued(role, now, node, limits, DEFAULT_QUEUE)
+}
+
 /// Starts the hub; it runs until every handle is dropped. `node` names this process in the
 /// exceptions table (Locust's local runner says "local", a worker its client id); `limits`
-/// caps the request-name and failure tables.
-pub fn spawn_as(role: HubRole, now: f64, node: String, limits: StatsLimits) -> HubHandle {
-    let (tx, mut rx) = mpsc::unbounded_channel();
+/// caps the request-name and failure tables; at most `queue` records wait for it.
+pub fn spawn_queued(
+    role: HubRole,
+    now: f64,
+    node: String,
+    limits: StatsLimits,
+    queue: usize,
+) -> HubHandle {
+    let (ingest, mut ingest_rx) = mpsc::channel(queue.max(1));
+    let (control, mut control_rx) = mpsc::unbounded_channel();
+    let mut hub = Hub {
+        stats: RequestStats::with_limits(role != HubRole::Worker, limits, now),
+        exceptions: Exceptions::default(),
+        history: Vec::new(),
+        warned: Overflowed::default(),
+        node,
+    };
     tokio::spawn(async move {
-        let use_cache = role != HubRole::Worker;
-        let mut stats = RequestStats::with_limits(use_cache, limits, now);
-        let mut exceptions = Exceptions::default();
-        let mut history: Vec<HistoryPoint> = Vec::new();
-        let mut warned = Overflowed::default();
-        while let Some(msg) = rx.recv().await {
-            match msg {
-                HubMsg::Request(r) => {
-                    stats.log(&r);
-                    warn_overflow_once(&stats, &mut warned);
+        let mut ingest_open = true;
+        loop {
+            tokio::select! {
+                // Commands first: a read or a reset is answered promptly under a flood.
+                biased;
+                msg = control_rx.recv() => {
+                    let Some(msg) = msg else { break };
+                    // What was queued before the command is taken in first, so a read sees
+                    // every record reported before it and a reset clears them. Only that
+                    // much: senders keep refilling the queue.
+                    for _ in 0..ingest_rx.len() {
+                        match ingest_rx.try_recv() {
+                            Ok(i) => hub.ingest(i),
+                            Err(_) => break,
+                        }
+                    }
+                    hub.control(msg);
                 }
-                HubMsg::Exception {
-                    msg,
-                    traceback,
-                    node: from,
-                } => exceptions.add(&msg, &traceback, from.as_deref().unwrap_or(&node)),
-                HubMsg::TakeReport { now, reply } => {
-                    let _ = reply.send(stats.take_report(now));
-                }
-                HubMsg::Merge { node, report, now } => {
-                    tracing::trace!("merging the statistics report of {node}");
-                    stats.merge_report(&report, now);
-                    warn_overflow_once(&stats, &mut warned);
-                }
-                HubMsg::Reset { now } => {
-                    stats.reset_all(now);
-                    exceptions.clear();
-                    history.clear();
-                }
-                HubMsg::Clear { now } => {
-                    stats.clear_all(now);
-                    exceptions.clear();
-                    history.clear();
-                }
-                HubMsg::Sample { now, user_count } => {
-                    history.push(HistoryPoint::sample(&stats, now, user_count))
-                }
-                HubMsg::Read(f) => f(&StatsView {
-                    stats: &stats,
-                    exceptions: &exceptions,
-                    history: &history,
-                }),
+                i = ingest_rx.recv(), if ingest_open => match i {
+                    Some(i) => hub.ingest(i),
+                    None => ingest_open = false,
+                },
             }
         }
     });
-    HubHandle { tx }
+    HubHandle { ingest, control }
+}
+
+/// The hub task's state.
+struct Hub {
+    stats: RequestStats,
+    exceptions: Exceptions,
+    history: Vec<HistoryPoint>,
+    warned: Overflowed,
+    node: String,
+}
+
+impl Hub {
+    fn ingest(&mut self, i: Ingest) {
+        match i {
+            Ingest::Request(r) => {
+                self.stats.log(&r);
+                warn_overflow_once(&self.stats, &mut self.warned);
+            }
+            Ingest::Exception {
+                msg,
+                traceback,
+                node,
+            } => self
+                .exceptions
+                .add(&msg, &traceback, node.as_deref().unwrap_or(&self.node)),
+        }
+    }
+
+    fn control(&mut self, msg: Control) {
+        match msg {
+            Control::TakeReport { now, reply } => {
+                let _ = reply.send(self.stats.take_report(now));
+            }
+            Control::Merge { node, report, now } => {
+                tracing::trace!("merging the statistics report of {node}");
+                self.stats.merge_report(&report, now);
+                warn_overflow_once(&self.stats, &mut self.warned);
+            }
+            Control::Reset { now } => {
+                self.stats.reset_all(now);
+                self.exceptions.clear();
+                self.history.clear();
+            }
+            Control::Clear { now } => {
+                self.stats.clear_all(now);
+                self.exceptions.clear();
+                self.history.clear();
+            }
+            Control::Sample { now, user_count } => {
+                self.history
+                    .push(HistoryPoint::sample(&self.stats, now, user_count))
+            }
+            Control::Read(f) => f(&StatsView {
+                stats: &self.stats,
+                exceptions: &self.exceptions,
+                history: &self.history,
+            }),
+        }
+    }
 }
 
 /// Logs the first overflow of each table; `warned` remembers which were logged.
@@ -270,7 +352,7 @@ mod tests {
         };
         let hub = spawn_with(0.0, "test".into(), limits);
         for i in 0..2_000 {
-            hub.record(rec(i));
+            hub.record(rec(i)).await;
         }
         let (entries, errors, requests, failures) = hub
             .read(|v| {
@@ -296,7 +378,7 @@ mod tests {
         let worker = spawn_as(HubRole::Worker, 0.0, "w1".into(), limits);
         let master = spawn_as(HubRole::Master, 0.0, "master".into(), limits);
         for i in 0..3 {
-            worker.record(rec(i % 2));
+            worker.record(rec(i % 2)).await;
         }
         let first = worker.take_report(5.0).await.expect("hub runs");
         assert_eq!(first.stats.len(), 2);
@@ -312,8 +394,12 @@ mod tests {
 
         master.merge_report("w1".into(), first.clone(), 5.0);
         master.merge_report("w2".into(), first, 5.0);
-        master.exception_from("boom".into(), "tb".into(), "w1".into());
-        master.exception_from("boom".into(), "tb".into(), "w2".into());
+        master
+            .exception_from("boom".into(), "tb".into(), "w1".into())
+            .await;
+        master
+            .exception_from("boom".into(), "tb".into(), "w2".into())
+            .await;
         let (requests, rows, nodes, count) = master
             .read(|v| {
                 let ex = &v.exceptions.rows()[0];
@@ -328,6 +414,41 @@ mod tests {
             .expect("hub runs");
         assert_eq!((requests, rows), (6, 2));
         assert_eq!((nodes.as_str(), count), ("w1, w2", 2));
+    }
+
+    /// A hub that is not running (the test's single thread never yields to it) takes exactly
+    /// its queue's worth of records; the next sender waits. Reads and exceptions are not lost
+    /// behind the full queue: once the hub runs, it answers and has counted everything.
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_full_queue_makes_senders_wait() {
+        use futures::FutureExt;
+        let hub = spawn_queued(
+            HubRole::Local,
+            0.0,
+            "local".into(),
+            StatsLimits::default(),
+            4,
+        );
+        for i in 0..4 {
+            assert!(hub.record(rec(i)).now_or_never().is_some(), "room for {i}");
+        }
+        let mut fifth = hub.record(rec(4));
+        assert!((&mut fifth).now_or_never().is_none(), "the fifth waits");
+        let mut exception = Box::pin(hub.exception("boom".into(), "tb".into()));
+        assert!(
+            (&mut exception).now_or_never().is_none(),
+            "so does an exception"
+        );
+        // The read goes through although the queue is full, and sees the four queued records.
+        let seen = hub.read(|v| v.stats.total().num_requests).await;
+        assert_eq!(seen, Some(4));
+        fifth.await;
+        exception.await;
+        let (requests, exceptions) = hub
+            .read(|v| (v.stats.total().num_requests, v.exceptions.len()))
+            .await
+            .expect("hub runs");
+        assert_eq!((requests, exceptions), (5, 1));
     }
 
     /// Collects what the fmt subscriber writes.
