@@ -21,7 +21,9 @@ pub use body::{max_body_size, set_max_body_size, DEFAULT_MAX_BODY_SIZE};
 pub use class::UserClass;
 pub use multipart::Multipart;
 pub use pyerr::str_repr;
-pub use record::{epoch_seconds, record, with_sink, Failure, RequestRecord, RequestSink};
+pub use record::{
+    epoch_seconds, record, with_sink, Failure, RecordFuture, RequestRecord, RequestSink,
+};
 pub use request::{Request, Response};
 pub use session::tls_config;
 

@@ -3,6 +3,7 @@
 use std::borrow::Cow;
 use std::cell::Cell;
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use crate::session::Session;
@@ -53,9 +54,14 @@ pub struct RequestRecord {
     pub timestamp: f64,
 }
 
-/// Receives the records of the users running in the current task.
+/// What [`RequestSink::record`] returns: done once the sink has taken the record.
+pub type RecordFuture<'a> = Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
+
+/// Receives the records of the users running in the current task. Recording is async so that
+/// a sink that cannot keep up (a bounded queue to the statistics) makes the users wait instead
+/// of letting records pile up in memory.
 pub trait RequestSink: Send + Sync {
-    fn record(&self, record: RequestRecord);
+    fn record(&self, record: RequestRecord) -> RecordFuture<'_>;
 }
 
 /// What the engine puts in scope for one user's task: where its requests are reported, and
@@ -83,10 +89,14 @@ pub async fn with_sink<F: Future>(sink: Arc<dyn RequestSink>, fut: F) -> F::Outp
     .await
 }
 
-/// Reports a request made by other means (a custom protocol, a request timed by hand).
-/// Outside [`with_sink`] the record is dropped: a scenario run outside the engine has no statistics.
-pub fn record(record: RequestRecord) {
-    let _ = USER.try_with(|u| u.sink.record(record));
+/// Reports a request made by other means (a custom protocol, a request timed by hand); waits
+/// while the engine's statistics queue is full. Outside [`with_sink`] the record is dropped: a
+/// scenario run outside the engine has no statistics.
+pub async fn record(record: RequestRecord) {
+    let Ok(sink) = USER.try_with(|u| u.sink.clone()) else {
+        return;
+    };
+    sink.record(record).await;
 }
 
 /// The current user's session for the length of one request (a fresh one outside

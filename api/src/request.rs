@@ -243,7 +243,8 @@ impl Request {
                     None,
                     0,
                     Response::failed(0.0, failure),
-                );
+                )
+                .await;
             }
         };
         // Locust names a request by its URL's path (with the query) unless told otherwise.
@@ -309,7 +310,7 @@ impl Request {
         // Locust (requests, not streaming) records len(response.content): the decoded body;
         // 0 without a response.
         let content_length = response.content_length;
-        finish(method, name, Some(elapsed_ms), content_length, response)
+        finish(method, name, Some(elapsed_ms), content_length, response).await
     }
 }
 
@@ -435,7 +436,7 @@ impl Response {
     }
 }
 
-fn finish(
+async fn finish(
     method: Method,
     name: Cow<'static, str>,
     response_time_ms: Option<f64>,
@@ -449,7 +450,8 @@ fn finish(
         content_length,
         failure: response.failure.clone(),
         timestamp: epoch_seconds(),
-    });
+    })
+    .await;
     response
 }
 

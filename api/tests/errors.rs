@@ -15,8 +15,9 @@ use tokio::net::{TcpListener, TcpSocket, TcpStream};
 struct Collect(Mutex<Vec<RequestRecord>>);
 
 impl RequestSink for Collect {
-    fn record(&self, r: RequestRecord) {
+    fn record(&self, r: RequestRecord) -> skein_api::RecordFuture<'_> {
         self.0.lock().unwrap().push(r);
+        Box::pin(std::future::ready(()))
     }
 }
 

@@ -14,8 +14,9 @@ use skein_scenarios::{catalogue, images};
 struct Collect(Mutex<Vec<RequestRecord>>);
 
 impl RequestSink for Collect {
-    fn record(&self, record: RequestRecord) {
+    fn record(&self, record: RequestRecord) -> skein_api::RecordFuture<'_> {
         self.0.lock().unwrap().push(record);
+        Box::pin(std::future::ready(()))
     }
 }
 

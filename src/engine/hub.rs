@@ -1,5 +1,7 @@
 //! The statistics hub: the one owner of the run's request statistics and exceptions table.
-//! Users report to it through a channel (as a [`RequestSink`]); everything that reads the
+//! Users report to it through a bounded queue (as a [`RequestSink`]: they wait while it is
+//! full, so a slow hub slows them instead of growing memory); commands and reads have their own
+//! queue and never wait behind records. Everything that reads the
 //! statistics (console, CSV writer, web API, final report) runs a closure against its state on
 //! the hub's own task ([`HubHandle::read`]), so nothing is deep-copied to be read.
 //! It also logs, once per run each, that a table's cap was reached ([`StatsLimits`]).
@@ -11,7 +13,7 @@
 
 use std::sync::Arc;
 
-use skein_api::{RequestRecord, RequestSink};
+use skein_api::{RecordFuture, RequestRecord, RequestSink};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::stats::{Exceptions, HistoryPoint, Overflowed, RequestStats, StatsLimits, StatsReport};
@@ -39,10 +41,15 @@ pub struct StatsView<'a> {
 /// A read run on the hub's task; it sends its own result back (see [`HubHandle::read`]).
 pub type StatsReader = Box<dyn FnOnce(&StatsView<'_>) + Send>;
 
+/// How many records (and user exceptions) may wait for the hub before users wait for room:
+/// a few seconds of a fast run, a few megabytes at most.
+pub const DEFAULT_QUEUE: usize = 10_000;
+
 /// Exceptions a worker keeps for its next report to the master, at most.
 pub const MAX_PENDING_EXCEPTIONS: usize = 1000;
 
-enum HubMsg {
+/// What users report: many, so it goes through the bounded queue.
+enum Ingest {
     Request(RequestRecord),
     Exception {
         msg: String,
@@ -50,6 +57,10 @@ enum HubMsg {
         /// `None`: this process's own node name.
         node: Option<String>,
     },
+}
+
+/// Commands and reads: few, so they never wait behind records (their queue is unbounded).
+enum Control {
     TakeReport {
         now: f64,
         reply: oneshot::Sender<StatsReport>,
@@ -76,12 +87,17 @@ enum HubMsg {
 /// A cheap, cloneable way to talk to the hub.
 #[derive(Clone)]
 pub struct HubHandle {
-    tx: mpsc::UnboundedSender<HubMsg>,
+    ingest: mpsc::Sender<Ingest>,
+    control: mpsc::UnboundedSender<Control>,
 }
 
 impl RequestSink for HubHandle {
-    fn record(&self, record: RequestRecord) {
-        let _ = self.tx.send(HubMsg::Request(record));
+    /// Waits while the queue is full: a hub that cannot keep up slows the users down instead
+    /// of growing memory.
+    fn record(&self, record: RequestRecord) -> RecordFuture<'_> {
+        Box::pin(async move {
+            let _ = self.ingest.send(Ingest::Request(record)).await;
+        })
     }
 }
 
@@ -90,22 +106,30 @@ impl HubHandle {
         Arc::new(self.clone())
     }
 
-    pub fn exception(&self, msg: String, traceback: String) {
-        let _ = self.tx.send(HubMsg::Exception {
-            msg,
-            traceback,
-            node: None,
-        });
+    /// An exception raised by user code; queued with the records (so it is counted after the
+    /// requests before it), waiting for room rather than being dropped.
+    pub async fn exception(&self, msg: String, traceback: String) {
+        let _ = self
+            .ingest
+            .send(Ingest::Exception {
+                msg,
+                traceback,
+                node: None,
+            })
+            .await;
     }
 
     /// A master: an exception a worker reported (its `exception` message); `node` is the
     /// worker's id, listed in the row's nodes.
-    pub fn exception_from(&self, msg: String, traceback: String, node: String) {
-        let _ = self.tx.send(HubMsg::Exception {
-            msg,
-            traceback,
-            node: Some(node),
-        });
+    pub async fn exception_from(&self, msg: String, traceback: String, node: String) {
+        let _ = self
+            .ingest
+            .send(Ingest::Exception {
+                msg,
+                traceback,
+                node: Some(node),
+            })
+            .await;
     }
 
     /// A worker: the report to send to the master (entries with data, the total, the errors),
@@ -113,22 +137,22 @@ impl HubHandle {
     /// `None` when the hub has ended.
     pub async fn take_report(&self, now: f64) -> Option<StatsReport> {
         let (reply, rx) = oneshot::channel();
-        self.tx.send(HubMsg::TakeReport { now, reply }).ok()?;
+        self.control.send(Control::TakeReport { now, reply }).ok()?;
         rx.await.ok()
     }
 
     /// A master: merges a worker's report (Locust's `worker_report`). Reports of unknown
     /// workers are merged too, as Locust does; `node` only names the sender in the log.
-    /// A worker's exceptions since the last call, `(msg, traceback)`, for its `exception`
-    /// messages (at most [`MAX_PENDING_EXCEPTIONS`] wait; more are counted in the table only).
+    /// A worker's user exceptions since the last call, `(msg, traceback)`, for its `exception`
+    /// messages (at most [`MAX_PENDING_EXCEPTIONS`] wait; the table counts every one).
     pub async fn take_exceptions(&self) -> Option<Vec<(String, String)>> {
         let (reply, rx) = oneshot::channel();
-        self.tx.send(HubMsg::TakeExceptions(reply)).ok()?;
+        self.control.send(Control::TakeExceptions(reply)).ok()?;
         rx.await.ok()
     }
 
     pub fn merge_report(&self, node: String, report: StatsReport, now: f64) {
-        let _ = self.tx.send(HubMsg::Merge {
+        let _ = self.control.send(Control::Merge {
             node,
             report: Box::new(report),
             now,
@@ -137,23 +161,23 @@ impl HubHandle {
 
     /// Clears requests, failures and exceptions (Locust's `/stats/reset` and `--reset-stats`).
     pub fn reset(&self, now: f64) {
-        let _ = self.tx.send(HubMsg::Reset { now });
+        let _ = self.control.send(Control::Reset { now });
     }
 
     /// Removes every row, failure, exception and history point (Locust's `clear_all` when a
     /// new test starts): rows of classes that no longer run disappear.
     pub fn clear(&self, now: f64) {
-        let _ = self.tx.send(HubMsg::Clear { now });
+        let _ = self.control.send(Control::Clear { now });
     }
 
     pub fn sample_history(&self, now: f64, user_count: u64) {
-        let _ = self.tx.send(HubMsg::Sample { now, user_count });
+        let _ = self.control.send(Control::Sample { now, user_count });
     }
 
     /// Runs `f` against the statistics on the hub's task and returns its result; `None` when
-    /// the hub has ended. Everything reported before this call is seen by `f`: the channel is
-    /// FIFO. `f` holds up every report while it runs, so it should build its answer and return
-    /// (IO belongs to the caller).
+    /// the hub has ended. Everything reported before this call is seen by `f` (the hub takes
+    /// in what is queued before it answers). `f` holds up every report while it runs, so it
+    /// should build its answer and return (IO belongs to the caller).
     pub async fn read<R: Send + 'static>(
         &self,
         f: impl FnOnce(&StatsView<'_>) -> R + Send + 'static,
@@ -168,7 +192,7 @@ impl HubHandle {
     /// [`read`](Self::read) for callers behind a trait object: `f` is dropped unrun when the
     /// hub has ended.
     pub fn read_boxed(&self, f: StatsReader) {
-        let _ = self.tx.send(HubMsg::Read(f));
+        let _ = self.control.send(Control::Read(f));
     }
 }
 
@@ -182,67 +206,129 @@ pub fn spawn_with(now: f64, node: String, limits: StatsLimits) -> HubHandle {
     spawn_as(HubRole::Local, now, node, limits)
 }
 
+/// Starts the hub with the default queue; see [`spawn_queued`].
+pub fn spawn_as(role: HubRole, now: f64, node: String, limits: StatsLimits) -> HubHandle {
+    spawn_queued(role, now, node, limits, DEFAULT_QUEUE)
+}
+
 /// Starts the hub; it runs until every handle is dropped. `node` names this process in the
 /// exceptions table (Locust's local runner says "local", a worker its client id); `limits`
-/// caps the request-name and failure tables.
-pub fn spawn_as(role: HubRole, now: f64, node: String, limits: StatsLimits) -> HubHandle {
-    let (tx, mut rx) = mpsc::unbounded_channel();
+/// caps the request-name and failure tables; at most `queue` records wait for it.
+pub fn spawn_queued(
+    role: HubRole,
+    now: f64,
+    node: String,
+    limits: StatsLimits,
+    queue: usize,
+) -> HubHandle {
+    let (ingest, mut ingest_rx) = mpsc::channel(queue.max(1));
+    let (control, mut control_rx) = mpsc::unbounded_channel();
+    let mut hub = Hub {
+        stats: RequestStats::with_limits(role != HubRole::Worker, limits, now),
+        exceptions: Exceptions::default(),
+        history: Vec::new(),
+        warned: Overflowed::default(),
+        node,
+        pending_exceptions: (role == HubRole::Worker).then(Vec::new),
+    };
     tokio::spawn(async move {
-        let use_cache = role != HubRole::Worker;
-        let mut stats = RequestStats::with_limits(use_cache, limits, now);
-        let mut exceptions = Exceptions::default();
-        let mut history: Vec<HistoryPoint> = Vec::new();
-        let mut warned = Overflowed::default();
-        let mut pending_exceptions: Vec<(String, String)> = Vec::new();
-        while let Some(msg) = rx.recv().await {
-            match msg {
-                HubMsg::Request(r) => {
-                    stats.log(&r);
-                    warn_overflow_once(&stats, &mut warned);
-                }
-                HubMsg::Exception {
-                    msg,
-                    traceback,
-                    node: from,
-                } => {
-                    exceptions.add(&msg, &traceback, from.as_deref().unwrap_or(&node));
-                    if role == HubRole::Worker && pending_exceptions.len() < MAX_PENDING_EXCEPTIONS {
-                        pending_exceptions.push((msg, traceback));
+        let mut ingest_open = true;
+        loop {
+            tokio::select! {
+                // Commands first: a read or a reset is answered promptly under a flood.
+                biased;
+                msg = control_rx.recv() => {
+                    let Some(msg) = msg else { break };
+                    // What was queued before the command is taken in first, so a read sees
+                    // every record reported before it and a reset clears them. Only that
+                    // much: senders keep refilling the queue.
+                    for _ in 0..ingest_rx.len() {
+                        match ingest_rx.try_recv() {
+                            Ok(i) => hub.ingest(i),
+                            Err(_) => break,
+                        }
                     }
+                    hub.control(msg);
                 }
-                HubMsg::TakeExceptions(reply) => {
-                    let _ = reply.send(std::mem::take(&mut pending_exceptions));
-                }
-                HubMsg::TakeReport { now, reply } => {
-                    let _ = reply.send(stats.take_report(now));
-                }
-                HubMsg::Merge { node, report, now } => {
-                    tracing::trace!("merging the statistics report of {node}");
-                    stats.merge_report(&report, now);
-                    warn_overflow_once(&stats, &mut warned);
-                }
-                HubMsg::Reset { now } => {
-                    stats.reset_all(now);
-                    exceptions.clear();
-                    history.clear();
-                }
-                HubMsg::Clear { now } => {
-                    stats.clear_all(now);
-                    exceptions.clear();
-                    history.clear();
-                }
-                HubMsg::Sample { now, user_count } => {
-                    history.push(HistoryPoint::sample(&stats, now, user_count))
-                }
-                HubMsg::Read(f) => f(&StatsView {
-                    stats: &stats,
-                    exceptions: &exceptions,
-                    history: &history,
-                }),
+                i = ingest_rx.recv(), if ingest_open => match i {
+                    Some(i) => hub.ingest(i),
+                    None => ingest_open = false,
+                },
             }
         }
     });
-    HubHandle { tx }
+    HubHandle { ingest, control }
+}
+
+/// The hub task's state.
+struct Hub {
+    stats: RequestStats,
+    exceptions: Exceptions,
+    history: Vec<HistoryPoint>,
+    warned: Overflowed,
+    node: String,
+    /// A worker's exceptions not yet sent to the master (`None` unless a worker).
+    pending_exceptions: Option<Vec<(String, String)>>,
+}
+
+impl Hub {
+    fn ingest(&mut self, i: Ingest) {
+        match i {
+            Ingest::Request(r) => {
+                self.stats.log(&r);
+                warn_overflow_once(&self.stats, &mut self.warned);
+            }
+            Ingest::Exception {
+                msg,
+                traceback,
+                node,
+            } => {
+                self.exceptions
+                    .add(&msg, &traceback, node.as_deref().unwrap_or(&self.node));
+                if let Some(p) = self.pending_exceptions.as_mut() {
+                    if p.len() < MAX_PENDING_EXCEPTIONS {
+                        p.push((msg, traceback));
+                    }
+                }
+            }
+        }
+    }
+
+    fn control(&mut self, msg: Control) {
+        match msg {
+            Control::TakeReport { now, reply } => {
+                let _ = reply.send(self.stats.take_report(now));
+            }
+            Control::TakeExceptions(reply) => {
+                let taken = self.pending_exceptions.as_mut().map(std::mem::take);
+                let _ = reply.send(taken.unwrap_or_default());
+            }
+            Control::Merge { node, report, now } => {
+                tracing::trace!("merging the statistics report of {node}");
+                self.stats.merge_report(&report, now);
+                warn_overflow_once(&self.stats, &mut self.warned);
+            }
+            Control::Reset { now } => {
+                self.stats.reset_all(now);
+                self.exceptions.clear();
+                self.history.clear();
+            }
+            Control::Clear { now } => {
+                self.stats.clear_all(now);
+                self.exceptions.clear();
+                self.history.clear();
+            }
+            Control::Sample { now, user_count } => {
+                self.history
+                    .push(HistoryPoint::sample(&self.stats, now, user_count))
+            }
+            Control::Read(f) => f(&StatsView {
+                stats: &self.stats,
+                exceptions: &self.exceptions,
+                history: &self.history,
+            }),
+        }
+    }
 }
 
 /// Logs the first overflow of each table; `warned` remembers which were logged.
@@ -268,137 +354,4 @@ fn warn_overflow_once(stats: &RequestStats, warned: &mut Overflowed) {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use std::borrow::Cow;
-
-    fn rec(i: u64) -> RequestRecord {
-        RequestRecord {
-            method: Cow::Borrowed("GET"),
-            name: Cow::Owned(format!("/id/{i}")),
-            response_time_ms: Some(1.0),
-            content_length: 0,
-            failure: Some(skein_api::Failure::Check(format!("error {i}"))),
-            timestamp: 1.0,
-        }
-    }
-
-    #[tokio::test]
-    async fn the_hub_caps_its_tables() {
-        let limits = StatsLimits {
-            max_request_names: 10,
-            max_failure_rows: 7,
-        };
-        let hub = spawn_with(0.0, "test".into(), limits);
-        for i in 0..2_000 {
-            hub.record(rec(i));
-        }
-        let (entries, errors, requests, failures) = hub
-            .read(|v| {
-                let total = v.stats.total();
-                (
-                    v.stats.entries_in_order().len(),
-                    v.stats.errors_in_order().len(),
-                    total.num_requests,
-                    total.num_failures,
-                )
-            })
-            .await
-            .expect("hub runs");
-        assert_eq!((entries, errors), (11, 8));
-        assert_eq!((requests, failures), (2_000, 2_000));
-    }
-
-    /// A worker's hub hands over its deltas and starts again; a master's merges them, and
-    /// lists each worker that raised an exception.
-    #[tokio::test]
-    async fn a_worker_reports_deltas_and_a_master_merges_them() {
-        let limits = StatsLimits::default();
-        let worker = spawn_as(HubRole::Worker, 0.0, "w1".into(), limits);
-        let master = spawn_as(HubRole::Master, 0.0, "master".into(), limits);
-        for i in 0..3 {
-            worker.record(rec(i % 2));
-        }
-        let first = worker.take_report(5.0).await.expect("hub runs");
-        assert_eq!(first.stats.len(), 2);
-        assert_eq!(first.stats_total.num_requests, 3);
-        assert_eq!(first.errors.0.len(), 2);
-        let second = worker.take_report(8.0).await.expect("hub runs");
-        assert!(
-            second.stats.is_empty(),
-            "entries without data are not sent again"
-        );
-        assert_eq!(second.stats_total.num_requests, 0);
-        assert!(second.errors.0.is_empty());
-
-        master.merge_report("w1".into(), first.clone(), 5.0);
-        master.merge_report("w2".into(), first, 5.0);
-        master.exception_from("boom".into(), "tb".into(), "w1".into());
-        master.exception_from("boom".into(), "tb".into(), "w2".into());
-        let (requests, rows, nodes, count) = master
-            .read(|v| {
-                let ex = &v.exceptions.rows()[0];
-                (
-                    v.stats.total().num_requests,
-                    v.stats.entries_in_order().len(),
-                    ex.nodes_joined(),
-                    ex.count,
-                )
-            })
-            .await
-            .expect("hub runs");
-        assert_eq!((requests, rows), (6, 2));
-        assert_eq!((nodes.as_str(), count), ("w1, w2", 2));
-    }
-
-    /// Collects what the fmt subscriber writes.
-    #[derive(Clone, Default)]
-    struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-
-    impl std::io::Write for Captured {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-
-    #[test]
-    fn the_warning_is_logged_once_per_table() {
-        let out = Captured::default();
-        let writer = out.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_writer(move || writer.clone())
-            .with_ansi(false)
-            .finish();
-        tracing::subscriber::with_default(subscriber, || {
-            let limits = StatsLimits {
-                max_request_names: 3,
-                max_failure_rows: 5,
-            };
-            let mut stats = RequestStats::with_limits(true, limits, 0.0);
-            let mut warned = Overflowed::default();
-            for i in 0..100 {
-                stats.log(&rec(i));
-                warn_overflow_once(&stats, &mut warned);
-                if i == 50 {
-                    stats.reset_all(2.0);
-                }
-            }
-        });
-        let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
-        assert_eq!(
-            text.matches("More than 3 request names").count(),
-            1,
-            "{text}"
-        );
-        assert_eq!(
-            text.matches("More than 5 distinct failures").count(),
-            1,
-            "{text}"
-        );
-        assert_eq!(text.lines().count(), 2, "{text}");
-    }
-}
+mod tests;

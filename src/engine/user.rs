@@ -94,7 +94,7 @@ impl UserTask {
             what,
             task_name(t, i)
         );
-        self.hub.exception(msg, traceback);
+        self.hub.exception(msg, traceback).await;
     }
 }
 

@@ -87,7 +87,7 @@
 
   function renderWorkers(workers) {
     $("workers").innerHTML = SK.table("workers-table", [
-      { title: "Worker", key: "id" },
+      { title: "Worker id", key: "id" },
       { title: "State", key: "state" },
       { title: "# users", key: "user_count", cls: "n" },
       { title: "CPU usage", key: "cpu_usage", cls: "n", fmt: function (v) { return SK.num(v, 1) + "%"; } },
