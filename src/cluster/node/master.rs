@@ -260,7 +260,7 @@ impl MasterTask {
                     node,
                     msg,
                     traceback,
-                } => self.hub.exception_from(msg, traceback, node),
+                } => self.hub.exception_from(msg, traceback, node).await,
                 Effect::WorkerLogs { worker, lines } => {
                     if let Ok(mut s) = self.shared.lock() {
                         s.worker_logs.insert(worker, lines);
