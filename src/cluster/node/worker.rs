@@ -25,6 +25,9 @@ pub struct WorkerPlan {
     pub master_port: u16,
     pub config: WorkerConfig,
     pub options: WorkerOptions,
+    /// The host users run against when a spawn names none (`-H`, or this worker's own
+    /// reference service).
+    pub default_host: Option<String>,
 }
 
 /// Runs the worker until the master says `quit`, the master stays away longer than the worker
@@ -48,6 +51,7 @@ pub async fn run(
     );
     let (sm, first) = Worker::new(plan.config, wall_clock());
     let mut node = Node {
+        default_host: plan.default_host,
         link,
         node_id,
         sm,
@@ -63,6 +67,7 @@ pub async fn run(
 }
 
 struct Node {
+    default_host: Option<String>,
     link: WorkerTransport,
     node_id: String,
     sm: Worker,
@@ -150,7 +155,7 @@ impl Node {
                 } => {
                     let order = SpawnOrder {
                         counts: counts.to_map(),
-                        host,
+                        host: host.or_else(|| self.default_host.clone()),
                         stop_timeout: Duration::try_from_secs_f64(stop_timeout).ok(),
                     };
                     match self.runner.spawn(order).await {

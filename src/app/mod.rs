@@ -5,12 +5,13 @@
 
 use std::io::Write;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 use tokio_util::sync::CancellationToken;
 
 use crate::classifier;
-use crate::config::Settings;
+use crate::config::{Role, Settings};
 use crate::control::{LocalRun, RunControl};
 use crate::controller::{Controller, RunInfo};
 use crate::engine::{self, wall_clock, RunnerSetup, SessionFactory};
@@ -18,6 +19,8 @@ use crate::logging::LogBuffer;
 use crate::output::{self, OutputPlan, Outputs};
 use crate::report;
 use crate::web::{self, WebOptions};
+
+mod cluster;
 
 /// Exit code for startup errors (unknown user class, nothing to run…), as Locust.
 pub const EXIT_STARTUP: i32 = 1;
@@ -61,12 +64,18 @@ pub struct Run {
     pub host: Option<String>,
     pub logs: LogBuffer,
     pub started_at: f64,
+    /// A master's own handle (its run boundary is `control`).
+    pub master: Option<cluster::MasterParts>,
     /// Kept alive for the whole run when skein started the reference service itself.
     _classifier: Option<classifier::LocalClassifier>,
 }
 
 impl Run {
-    pub async fn setup(settings: Settings, logs: LogBuffer) -> Result<Run> {
+    pub async fn setup(
+        settings: Settings,
+        logs: LogBuffer,
+        shutdown: CancellationToken,
+    ) -> Result<Run> {
         let catalogue = skein_scenarios::catalogue();
         let classes = engine::select_classes(
             &catalogue,
@@ -85,6 +94,20 @@ impl Run {
                 EXIT_STARTUP,
                 "No user class has a task left to run (check -T/--tags and -E/--exclude-tags)",
             ));
+        }
+        if let Role::Master { .. } = settings.cluster.role {
+            // The workers run the users (and, without -H, their own reference services).
+            let parts = cluster::setup_master(&settings, &classes, shutdown).await?;
+            let control: Arc<dyn RunControl> = parts.control.clone();
+            return Ok(Run {
+                host: settings.host.clone(),
+                settings,
+                control,
+                logs,
+                started_at: wall_clock(),
+                master: Some(parts),
+                _classifier: None,
+            });
         }
         // As Locust: -H wins; without it, classes that name their own host use it; only when
         // some class has none does skein start its reference service for them.
@@ -124,6 +147,7 @@ impl Run {
             host,
             logs,
             started_at,
+            master: None,
             _classifier: local,
         })
     }
@@ -150,6 +174,10 @@ pub async fn run_headless(run: Run, shutdown: CancellationToken) -> Result<i32> 
     .map_err(|e| exit(EXIT_STARTUP, format!("{e}: {}", e.source)))?;
 
     outputs.first_table_printed().await;
+    if !workers_ready(&run, &shutdown).await? {
+        let outputs_ok = outputs.finish().await;
+        return finish(&run, &paths, outputs_ok).await;
+    }
     let users = s.users.unwrap_or(1);
     let rate = s.spawn_rate.unwrap_or(1.0);
     if let Err(e) = run.control.start(users, rate, None, None).await {
@@ -162,12 +190,20 @@ pub async fn run_headless(run: Run, shutdown: CancellationToken) -> Result<i32> 
             None => std::future::pending().await,
         }
     };
+    let master_quit = async {
+        match &run.master {
+            Some(m) => m.handle.quit_requested.cancelled().await,
+            None => std::future::pending().await,
+        }
+    };
     tokio::select! {
         _ = deadline => tracing::info!("--run-time limit reached, shutting down"),
         // Locust logs nothing more here (on_signals logged a SIGTERM).
         _ = shutdown.cancelled() => {}
+        // The master's own decision (the last worker quit), logged where it was taken.
+        _ = master_quit => {}
     }
-    run.control.stop().await;
+    end_users(&run).await;
     // The runner has ended every user, so everything they recorded is in the hub's queue; the
     // outputs' last tick comes after it.
     let outputs_ok = outputs.finish().await;
@@ -238,6 +274,34 @@ pub async fn finish(run: &Run, paths: &output::OutputPaths, outputs_ok: bool) ->
     Ok(code)
 }
 
+/// A master's headless or autostarted run first waits for `--expect-workers` ready workers;
+/// `false` when a signal came first.
+async fn workers_ready(run: &Run, shutdown: &CancellationToken) -> Result<bool> {
+    match (&run.master, &run.settings.cluster.role) {
+        (
+            Some(m),
+            Role::Master {
+                expect_workers,
+                expect_workers_max_wait,
+                ..
+            },
+        ) => cluster::wait_for_workers(&m.handle, *expect_workers, *expect_workers_max_wait, shutdown).await,
+        _ => Ok(true),
+    }
+}
+
+/// The end of the users: a standalone run stops its own; a master sends `quit` (as Locust's
+/// master does at the end, with no `stop`) and waits for the workers' final reports.
+async fn end_users(run: &Run) {
+    match &run.master {
+        Some(m) => {
+            m.handle.quit().await;
+            cluster::drain_workers(&m.handle, run.settings.stop_timeout).await;
+        }
+        None => run.control.stop().await,
+    }
+}
+
 /// What the end of a run writes and prints, built in one read of the statistics.
 struct FinalTexts {
     html: Option<String>,
@@ -257,11 +321,36 @@ pub async fn main(settings: Settings, shutdown: CancellationToken) -> Result<i32
     if let Some(f) = &settings.locustfile {
         tracing::warn!("-f/--locustfile {f} is ignored: skein's user classes are compiled in (see scenarios/ and -l)");
     }
-    let run = Run::setup(settings, logs).await?;
-    if run.settings.headless {
+    if let Role::Worker { .. } = settings.cluster.role {
+        return match settings.cluster.processes {
+            // `--worker --processes N`: this parent only waits for its N workers.
+            Some(n) => {
+                let port = match settings.cluster.role {
+                    Role::Worker { master_port, .. } => master_port,
+                    _ => unreachable!(),
+                };
+                let children = cluster::LocalWorkers::spawn(&settings, n, port)?;
+                Ok(children.wait(&shutdown, Duration::from_secs(30)).await)
+            }
+            None => cluster::run_worker(settings, shutdown).await,
+        };
+    }
+    let run = Run::setup(settings, logs, shutdown.clone()).await?;
+    let children = match (&run.master, run.settings.cluster.processes) {
+        (Some(m), Some(n)) => Some(cluster::LocalWorkers::spawn(&run.settings, n, m.handle.port)?),
+        _ => None,
+    };
+    let code = if run.settings.headless {
         run_headless(run, shutdown).await
     } else {
         run_web(run, shutdown).await
+    };
+    match children {
+        Some(c) => {
+            let children_code = c.finish(Duration::from_secs(10)).await;
+            Ok(code?.max(children_code))
+        }
+        None => code,
     }
 }
 
@@ -335,7 +424,7 @@ pub async fn run_web(run: Run, shutdown: CancellationToken) -> Result<i32> {
         web_stop.clone().cancelled_owned(),
     ));
 
-    if s.web.autostart {
+    if s.web.autostart && workers_ready(&run, &shutdown).await? {
         // Through the controller, so a Stop and a new swarm from the UI cancel the -t timer.
         let swarm = web::SwarmRequest {
             user_count: s.users.unwrap_or(1),
@@ -355,7 +444,7 @@ pub async fn run_web(run: Run, shutdown: CancellationToken) -> Result<i32> {
         r = &mut Box::pin(server) => Some(r),
     };
     tracing::info!("Shutting down");
-    run.control.stop().await;
+    end_users(&run).await;
     web_stop.cancel();
     let outputs_ok = outputs.finish().await;
     if let Some(r) = server_result {
