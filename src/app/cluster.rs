@@ -55,7 +55,10 @@ pub async fn setup_master(
             .collect(),
     );
     cfg.class_names = classes.iter().map(|c| c.name.clone()).collect();
-    cfg.host = settings.host.as_ref().map(|h| h.trim_end_matches('/').to_string());
+    cfg.host = settings
+        .host
+        .as_ref()
+        .map(|h| h.trim_end_matches('/').to_string());
     cfg.stop_timeout = Some(settings.stop_timeout.as_secs_f64());
     cfg.parsed_options = settings
         .parsed_options()
@@ -72,23 +75,9 @@ pub async fn setup_master(
         shutdown,
     )
     .await
-    .map_err(|e| {
-        exit(
-            config::EXIT_MASTER_PORT_BUSY,
-            format!("Server error: {e}"),
-        )
-    })?;
-    tracing::info!(
-        "Listening for workers on {}:{}",
-        bind_host,
-        handle.port
-    );
-    let control = MasterRun::new(
-        handle.clone(),
-        hub,
-        classes.to_vec(),
-        settings.stop_timeout,
-    );
+    .map_err(|e| exit(config::EXIT_MASTER_PORT_BUSY, format!("Server error: {e}")))?;
+    tracing::info!("Listening for workers on {}:{}", bind_host, handle.port);
+    let control = MasterRun::new(handle.clone(), hub, classes.to_vec(), settings.stop_timeout);
     Ok(MasterParts { handle, control })
 }
 

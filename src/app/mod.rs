@@ -285,7 +285,15 @@ async fn workers_ready(run: &Run, shutdown: &CancellationToken) -> Result<bool> 
                 expect_workers_max_wait,
                 ..
             },
-        ) => cluster::wait_for_workers(&m.handle, *expect_workers, *expect_workers_max_wait, shutdown).await,
+        ) => {
+            cluster::wait_for_workers(
+                &m.handle,
+                *expect_workers,
+                *expect_workers_max_wait,
+                shutdown,
+            )
+            .await
+        }
         _ => Ok(true),
     }
 }
@@ -337,7 +345,11 @@ pub async fn main(settings: Settings, shutdown: CancellationToken) -> Result<i32
     }
     let run = Run::setup(settings, logs, shutdown.clone()).await?;
     let children = match (&run.master, run.settings.cluster.processes) {
-        (Some(m), Some(n)) => Some(cluster::LocalWorkers::spawn(&run.settings, n, m.handle.port)?),
+        (Some(m), Some(n)) => Some(cluster::LocalWorkers::spawn(
+            &run.settings,
+            n,
+            m.handle.port,
+        )?),
         _ => None,
     };
     let code = if run.settings.headless {

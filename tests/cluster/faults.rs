@@ -43,9 +43,25 @@ fn web_master(users: &str, expect: &str, host: &str) -> WebMaster {
     let proc = Proc::start(
         "skein master",
         skein_cmd(&[
-            "--master", "--master-bind-host", "127.0.0.1", "--master-bind-port", &port,
-            "--expect-workers", expect, "--web-host", "127.0.0.1", "--web-port", &web_port,
-            "--autostart", "-u", users, "-r", "100", "-H", host, "ThroughputUser",
+            "--master",
+            "--master-bind-host",
+            "127.0.0.1",
+            "--master-bind-port",
+            &port,
+            "--expect-workers",
+            expect,
+            "--web-host",
+            "127.0.0.1",
+            "--web-port",
+            &web_port,
+            "--autostart",
+            "-u",
+            users,
+            "-r",
+            "100",
+            "-H",
+            host,
+            "ThroughputUser",
         ]),
     );
     WebMaster {
@@ -64,14 +80,22 @@ fn worker(port: &str, i: usize) -> Proc {
 
 /// Polls until every live (not missing) worker runs `per_worker` users, `live` of them, and the
 /// total is `total`; returns when that happened.
-fn wait_balanced(m: &WebMaster, live: usize, per_worker: u64, total: u64, within: Duration) -> Instant {
+fn wait_balanced(
+    m: &WebMaster,
+    live: usize,
+    per_worker: u64,
+    total: u64,
+    within: Duration,
+) -> Instant {
     poll(within, || {
         let v = stats(&m.base)?;
         let ws = workers(&v);
         let running: Vec<_> = ws.iter().filter(|w| w.1 != "missing").collect();
         let ok = v["user_count"] == total
             && running.len() == live
-            && running.iter().all(|w| w.1 == "running" && w.2 == per_worker);
+            && running
+                .iter()
+                .all(|w| w.1 == "running" && w.2 == per_worker);
         ok.then(Instant::now)
     })
     .unwrap_or_else(|| {
@@ -131,13 +155,25 @@ fn workers_survive_the_master_and_join_the_next_one() {
     let first = Proc::start(
         "first master",
         skein_cmd(&[
-            "--master", "--headless", "--master-bind-host", "127.0.0.1", "--master-bind-port",
-            &port, "--expect-workers", "1", "-u", "2", "-r", "100", "-H", &host,
+            "--master",
+            "--headless",
+            "--master-bind-host",
+            "127.0.0.1",
+            "--master-bind-port",
+            &port,
+            "--expect-workers",
+            "1",
+            "-u",
+            "2",
+            "-r",
+            "100",
+            "-H",
+            &host,
             "ThroughputUser",
         ]),
     );
     let mut w = worker(&port, 0);
-    w.wait_for("Spawn", Duration::from_secs(40));
+    first.wait_for("All users spawned", Duration::from_secs(40));
     std::thread::sleep(Duration::from_secs(2));
     first.signal("KILL");
     // The worker notices within its heartbeat timeout and stops its users.
@@ -149,9 +185,27 @@ fn workers_survive_the_master_and_join_the_next_one() {
     let mut second = Proc::start(
         "second master",
         skein_cmd(&[
-            "--master", "--headless", "--master-bind-host", "127.0.0.1", "--master-bind-port",
-            &port, "--expect-workers", "1", "--expect-workers-max-wait", "60", "-u", "2", "-r",
-            "100", "-t", "5s", "-H", &host, "--csv", prefix, "ThroughputUser",
+            "--master",
+            "--headless",
+            "--master-bind-host",
+            "127.0.0.1",
+            "--master-bind-port",
+            &port,
+            "--expect-workers",
+            "1",
+            "--expect-workers-max-wait",
+            "60",
+            "-u",
+            "2",
+            "-r",
+            "100",
+            "-t",
+            "5s",
+            "-H",
+            &host,
+            "--csv",
+            prefix,
+            "ThroughputUser",
         ]),
     );
     let status = second.wait(Duration::from_secs(90));
@@ -182,9 +236,27 @@ fn frames_a_locust_master_dies_on_are_dropped() {
     let mut master = Proc::start(
         "skein master",
         skein_cmd(&[
-            "--master", "--headless", "--master-bind-host", "127.0.0.1", "--master-bind-port",
-            &port, "--expect-workers", "1", "--expect-workers-max-wait", "60", "-u", "2", "-r",
-            "100", "-t", "6s", "-H", &host, "--csv", prefix, "ThroughputUser",
+            "--master",
+            "--headless",
+            "--master-bind-host",
+            "127.0.0.1",
+            "--master-bind-port",
+            &port,
+            "--expect-workers",
+            "1",
+            "--expect-workers-max-wait",
+            "60",
+            "-u",
+            "2",
+            "-r",
+            "100",
+            "-t",
+            "6s",
+            "-H",
+            &host,
+            "--csv",
+            prefix,
+            "ThroughputUser",
         ]),
     );
     // A real worker first, so the test runs while the bad frames arrive.

@@ -258,11 +258,11 @@ fn a_mixed_cluster_under_a_skein_master() {
     let rows: Vec<&str> = failures.lines().skip(1).filter(|l| !l.is_empty()).collect();
     assert_eq!(rows.len(), 1, "one merged error row:\n{failures}\n{out}");
     assert!(
-        rows[0].starts_with("GET,/,503 Server Error: Service Unavailable for url: "),
+        rows[0].starts_with("GET,/,HTTPError('503 Server Error: Service Unavailable for url: /'),"),
         "{}",
         rows[0]
     );
-    let occurrences: u64 = rows[0].rsplit(',').next().unwrap().parse().unwrap();
+    let occurrences: u64 = rows[0].split(',').nth(3).unwrap().parse().unwrap();
     let stats = stats_rows(std::path::Path::new(&format!("{prefix}_stats.csv")));
     let root = stats
         .iter()

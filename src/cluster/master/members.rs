@@ -49,6 +49,11 @@ impl Master {
         let seen_before = self.indexes.contains_key(node);
         let index = self.index_of(node);
         self.send(out, node, ToWorker::Ack { index });
+        if self.quitting {
+            // It registered between its client_stopped and the quit: it must not be left
+            // waiting for a master that is gone (Locust's master misses it).
+            self.send(out, node, ToWorker::Quit);
+        }
         self.untrusted.remove(node);
         let fresh = WorkerNode {
             id: node.to_string(),

@@ -1002,3 +1002,26 @@ fn transcript_a_replayed_gives_locusts_replies_in_order() {
     assert_eq!(got, expected);
     assert_eq!(m.status().state, RunState::Stopped);
 }
+
+#[test]
+fn a_worker_that_registers_while_the_master_quits_is_told_to_quit() {
+    let mut m = running_pair(4, 4.0);
+    let out = m.quit(T0 + 10.0);
+    assert_eq!(
+        sends(&out)
+            .iter()
+            .filter(|(_, msg)| *msg == ToWorker::Quit)
+            .count(),
+        2
+    );
+    let late = ready(&mut m, "late_0123", T0 + 10.1);
+    let to_late: Vec<ToWorker> = sends(&late)
+        .into_iter()
+        .filter(|(to, _)| to == "late_0123")
+        .map(|(_, msg)| msg)
+        .collect();
+    assert!(
+        matches!(to_late[..], [ToWorker::Ack { .. }, ToWorker::Quit]),
+        "{to_late:?}"
+    );
+}

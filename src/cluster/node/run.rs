@@ -114,7 +114,10 @@ impl RunControl for MasterRun {
             self.master.stop().await;
             let stopped = async {
                 loop {
-                    if matches!(st.borrow_and_update().state, RunState::Stopped | RunState::Ready) {
+                    if matches!(
+                        st.borrow_and_update().state,
+                        RunState::Stopped | RunState::Ready
+                    ) {
                         return;
                     }
                     if st.changed().await.is_err() {

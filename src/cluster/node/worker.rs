@@ -184,9 +184,9 @@ impl Node {
                         tracing::warn!("Reconnecting to the master failed: {e}");
                     }
                 }
-                Effect::MasterLost => tracing::warn!(
-                    "Lost the master: stopped the users, trying to register again"
-                ),
+                Effect::MasterLost => {
+                    tracing::warn!("Lost the master: stopped the users, trying to register again")
+                }
                 Effect::Quit { code } => return Some(code),
                 Effect::Log(level, text) => log(level, &text),
             }

@@ -77,7 +77,7 @@ fn order(pairs: &[(&str, u64)], stop_timeout: Duration) -> SpawnOrder {
 }
 
 async fn exceptions(hub: &HubHandle) -> usize {
-    hub.snapshot().await.unwrap().exceptions.len()
+    hub.read(|v| v.exceptions.len()).await.unwrap()
 }
 
 #[tokio::test]
@@ -120,11 +120,11 @@ async fn spawns_absolute_per_class_counts_up_and_down() {
 #[tokio::test]
 async fn a_spawn_from_ready_clears_the_statistics_and_a_later_one_does_not() {
     let (r, hub) = runner_with_hub(&[class("A", 1)], Duration::ZERO);
-    hub.exception("boom".into(), "tb\n".into());
+    hub.exception("boom".into(), "tb\n".into()).await;
     assert_eq!(exceptions(&hub).await, 1);
     r.spawn(order(&[("A", 1)], Duration::ZERO)).await.unwrap();
     assert_eq!(exceptions(&hub).await, 0, "a new test starts empty");
-    hub.exception("boom".into(), "tb\n".into());
+    hub.exception("boom".into(), "tb\n".into()).await;
     r.spawn(order(&[("A", 2)], Duration::ZERO)).await.unwrap();
     assert_eq!(
         exceptions(&hub).await,
@@ -145,7 +145,7 @@ async fn a_spawn_from_ready_clears_the_statistics_and_a_later_one_does_not() {
 async fn a_spawn_with_an_unknown_class_changes_nothing() {
     let (r, hub) = runner_with_hub(&[class("A", 1), class("B", 1)], Duration::ZERO);
     r.spawn(order(&[("A", 2)], Duration::ZERO)).await.unwrap();
-    hub.exception("boom".into(), "tb\n".into());
+    hub.exception("boom".into(), "tb\n".into()).await;
     let before = r.status();
     let stale = SpawnOrder {
         counts: counts(&[("A", 5), ("Gone", 1)]),
@@ -317,7 +317,8 @@ async fn a_spawn_during_a_stop_waits_for_it_then_starts_a_new_test() {
         .unwrap();
     let t0 = Instant::now();
     r.request_stop().await;
-    hub.exception("from the old test".into(), "tb\n".into());
+    hub.exception("from the old test".into(), "tb\n".into())
+        .await;
     let again = tokio::spawn({
         let r = r.clone();
         async move { r.spawn(order(&[("Stubborn", 1)], Duration::ZERO)).await }
