@@ -29,11 +29,7 @@ pub struct MasterParts {
 
 /// Binds the master's socket and starts its task. A busy port ends the process with Locust's
 /// message and exit code 1.
-pub async fn setup_master(
-    settings: &Settings,
-    classes: &[Arc<ClassPlan>],
-    shutdown: CancellationToken,
-) -> Result<MasterParts> {
+pub async fn setup_master(settings: &Settings, classes: &[Arc<ClassPlan>]) -> Result<MasterParts> {
     let Role::Master {
         bind_host,
         bind_port,
@@ -72,7 +68,9 @@ pub async fn setup_master(
         cfg,
         hub.clone(),
         settings.reset_stats,
-        shutdown,
+        // Not the process's shutdown: after a signal the master still has to send `quit` to
+        // its workers. It ends with the process.
+        CancellationToken::new(),
     )
     .await
     .map_err(|e| exit(config::EXIT_MASTER_PORT_BUSY, format!("Server error: {e}")))?;

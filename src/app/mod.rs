@@ -71,11 +71,7 @@ pub struct Run {
 }
 
 impl Run {
-    pub async fn setup(
-        settings: Settings,
-        logs: LogBuffer,
-        shutdown: CancellationToken,
-    ) -> Result<Run> {
+    pub async fn setup(settings: Settings, logs: LogBuffer) -> Result<Run> {
         let catalogue = skein_scenarios::catalogue();
         let classes = engine::select_classes(
             &catalogue,
@@ -97,7 +93,7 @@ impl Run {
         }
         if let Role::Master { .. } = settings.cluster.role {
             // The workers run the users (and, without -H, their own reference services).
-            let parts = cluster::setup_master(&settings, &classes, shutdown).await?;
+            let parts = cluster::setup_master(&settings, &classes).await?;
             let control: Arc<dyn RunControl> = parts.control.clone();
             return Ok(Run {
                 host: settings.host.clone(),
@@ -343,7 +339,7 @@ pub async fn main(settings: Settings, shutdown: CancellationToken) -> Result<i32
             None => cluster::run_worker(settings, shutdown).await,
         };
     }
-    let run = Run::setup(settings, logs, shutdown.clone()).await?;
+    let run = Run::setup(settings, logs).await?;
     let children = match (&run.master, run.settings.cluster.processes) {
         (Some(m), Some(n)) => Some(cluster::LocalWorkers::spawn(
             &run.settings,

@@ -270,6 +270,8 @@ fn a_mixed_cluster_under_a_skein_master() {
         .expect("GET / row");
     assert_eq!(root.3, occurrences, "every failure in the one row");
     assert!(root.2 > 10, "{root:?}");
+    // Shown when a worker does not end.
+    eprintln!("master output:\n{out}");
     for w in [&mut python, &mut rust] {
         let st = w.wait(Duration::from_secs(30));
         assert!(
