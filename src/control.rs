@@ -57,15 +57,23 @@ pub trait RunControl: Send + Sync + 'static {
     ) -> BoxFuture<'_, Result<(), String>>;
     /// Stops every user; returns once they have ended (their records are then queued).
     fn stop(&self) -> BoxFuture<'_, ()>;
+    /// The hub that holds the run's statistics (a master's merges its workers' reports).
+    fn hub(&self) -> &HubHandle;
     /// Resets the statistics and clears the exceptions (Locust's `/stats/reset`).
-    fn reset_stats(&self, now: f64);
+    fn reset_stats(&self, now: f64) {
+        self.hub().reset(now);
+    }
     /// Takes one chart history point (Locust's `stats.history`).
-    fn sample_history(&self, now: f64, user_count: u64);
+    fn sample_history(&self, now: f64, user_count: u64) {
+        self.hub().sample_history(now, user_count);
+    }
     fn status(&self) -> RunStatus;
     /// Follows [`status`](Self::status).
     fn subscribe(&self) -> watch::Receiver<RunStatus>;
     /// Runs `f` against the statistics where they live; `f` is dropped unrun when they are gone.
-    fn read_boxed(&self, f: StatsReader);
+    fn read_boxed(&self, f: StatsReader) {
+        self.hub().read_boxed(f);
+    }
     /// Every user class the run knows.
     fn classes(&self) -> &[Arc<ClassPlan>];
     /// The workers' log lines by worker id (`/logs`' `workers`); empty when not distributed.
@@ -97,7 +105,7 @@ pub struct LocalRun {
 impl LocalRun {
     /// Must be called inside a tokio runtime: a task mirrors the runner's status.
     pub fn new(runner: RunnerHandle, hub: HubHandle) -> Arc<Self> {
-        let status = mirror(runner.subscribe());
+        let status = mirror(runner.subscribe(), |s| RunStatus::local(s.clone()));
         Arc::new(LocalRun {
             runner,
             hub,
@@ -106,23 +114,31 @@ impl LocalRun {
     }
 }
 
-/// A watch of [`RunStatus`] that follows a runner's watch until either side goes away.
-fn mirror(mut from: watch::Receiver<RunnerStatus>) -> watch::Receiver<RunStatus> {
-    let (tx, rx) = watch::channel(RunStatus::local(from.borrow().clone()));
+/// A watch of [`RunStatus`] that follows another watch (a runner's, a master's) through `view`
+/// until either side goes away.
+pub fn mirror<S: Send + Sync + 'static>(
+    mut from: watch::Receiver<S>,
+    view: fn(&S) -> RunStatus,
+) -> watch::Receiver<RunStatus> {
+    let (tx, rx) = watch::channel(view(&from.borrow()));
     tokio::spawn(async move {
         loop {
             tokio::select! {
                 changed = from.changed() => if changed.is_err() { return },
                 _ = tx.closed() => return,
             }
-            let st = from.borrow_and_update().clone();
-            tx.send_replace(RunStatus::local(st));
+            let st = view(&from.borrow_and_update());
+            tx.send_replace(st);
         }
     });
     rx
 }
 
 impl RunControl for LocalRun {
+    fn hub(&self) -> &HubHandle {
+        &self.hub
+    }
+
     fn start(
         &self,
         users: u64,
@@ -142,14 +158,6 @@ impl RunControl for LocalRun {
         Box::pin(self.runner.stop())
     }
 
-    fn reset_stats(&self, now: f64) {
-        self.hub.reset(now);
-    }
-
-    fn sample_history(&self, now: f64, user_count: u64) {
-        self.hub.sample_history(now, user_count);
-    }
-
     fn status(&self) -> RunStatus {
         // The runner's own watch, not the mirror: a read just after `start` sees its effect.
         RunStatus::local(self.runner.status())
@@ -157,10 +165,6 @@ impl RunControl for LocalRun {
 
     fn subscribe(&self) -> watch::Receiver<RunStatus> {
         self.status.clone()
-    }
-
-    fn read_boxed(&self, f: StatsReader) {
-        self.hub.read_boxed(f);
     }
 
     fn classes(&self) -> &[Arc<ClassPlan>] {
@@ -193,6 +197,10 @@ impl FakeRun {
 
 #[cfg(test)]
 impl RunControl for FakeRun {
+    fn hub(&self) -> &HubHandle {
+        &self.hub
+    }
+
     fn start(
         &self,
         _: u64,
@@ -205,20 +213,11 @@ impl RunControl for FakeRun {
     fn stop(&self) -> BoxFuture<'_, ()> {
         Box::pin(async {})
     }
-    fn reset_stats(&self, now: f64) {
-        self.hub.reset(now);
-    }
-    fn sample_history(&self, now: f64, user_count: u64) {
-        self.hub.sample_history(now, user_count);
-    }
     fn status(&self) -> RunStatus {
         self.status.borrow().clone()
     }
     fn subscribe(&self) -> watch::Receiver<RunStatus> {
         self.status.subscribe()
-    }
-    fn read_boxed(&self, f: StatsReader) {
-        self.hub.read_boxed(f);
     }
     fn classes(&self) -> &[Arc<ClassPlan>] {
         &self.classes

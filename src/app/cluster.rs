@@ -9,8 +9,7 @@ use anyhow::{Context, Result};
 use tokio::process::{Child, Command};
 use tokio_util::sync::CancellationToken;
 
-use super::{exit, EXIT_STARTUP};
-use crate::classifier;
+use super::exit;
 use crate::cluster::dispatch::DispatchClass;
 use crate::cluster::master::MasterConfig;
 use crate::cluster::message::WorkerState;
@@ -144,39 +143,18 @@ pub async fn run_worker(settings: Settings, shutdown: CancellationToken) -> Resu
     else {
         unreachable!("run_worker is only called for a worker");
     };
-    let catalogue = skein_scenarios::catalogue();
-    // A worker knows every class, the named-only ones too: the master picks.
+    // A worker knows every class, the named-only ones too: the master picks. Without -H it
+    // load-tests its own reference service, unless the master names a host in its spawn.
     let names: Vec<String> = if settings.user_classes.is_empty() {
-        catalogue.iter().map(|c| c.name().to_string()).collect()
+        skein_scenarios::catalogue()
+            .iter()
+            .map(|c| c.name().to_string())
+            .collect()
     } else {
         settings.user_classes.clone()
     };
-    let classes = engine::select_classes(
-        &catalogue,
-        &names,
-        settings.tags.as_deref(),
-        settings.exclude_tags.as_deref(),
-    )
-    .map_err(|unknown| {
-        exit(
-            EXIT_STARTUP,
-            format!("Unknown User(s): {}", unknown.join(", ")),
-        )
-    })?;
-    // Without -H the worker load-tests its own reference service, unless the master names a
-    // host in its spawn.
-    let (host, _local) = match &settings.host {
-        Some(h) => (Some(h.trim_end_matches('/').to_string()), None),
-        None if classes.iter().all(|c| c.host.is_some()) => (None, None),
-        None => {
-            let local = classifier::spawn_local()
-                .await
-                .context("could not start the reference classifier service")?;
-            let host = format!("http://{}", local.addr);
-            tracing::info!("No --host given: started the reference classifier service on {host}");
-            (Some(host), Some(local))
-        }
-    };
+    let classes = super::choose_classes(&settings, &names)?;
+    let (host, _local) = super::choose_host(&settings, &classes).await?;
     let node_id = hostname_hex32();
     let hub = engine::hub::spawn_as(
         HubRole::Worker,

@@ -72,19 +72,7 @@ pub struct Run {
 
 impl Run {
     pub async fn setup(settings: Settings, logs: LogBuffer) -> Result<Run> {
-        let catalogue = skein_scenarios::catalogue();
-        let classes = engine::select_classes(
-            &catalogue,
-            &settings.user_classes,
-            settings.tags.as_deref(),
-            settings.exclude_tags.as_deref(),
-        )
-        .map_err(|unknown| {
-            exit(
-                EXIT_STARTUP,
-                format!("Unknown User(s): {}", unknown.join(", ")),
-            )
-        })?;
+        let classes = choose_classes(&settings, &settings.user_classes)?;
         if classes.is_empty() {
             return Err(exit(
                 EXIT_STARTUP,
@@ -105,26 +93,7 @@ impl Run {
                 _classifier: None,
             });
         }
-        // As Locust: -H wins; without it, classes that name their own host use it; only when
-        // some class has none does skein start its reference service for them.
-        let class_host = classes
-            .iter()
-            .map(|c| c.host.clone())
-            .collect::<Option<Vec<String>>>();
-        let (host, local) = match (&settings.host, class_host) {
-            (Some(h), _) => (Some(h.trim_end_matches('/').to_string()), None),
-            (None, Some(_)) => (None, None),
-            (None, None) => {
-                let local = classifier::spawn_local()
-                    .await
-                    .context("could not start the reference classifier service")?;
-                let host = format!("http://{}", local.addr);
-                tracing::info!(
-                    "No --host given: started the reference classifier service on {host}"
-                );
-                (Some(host), Some(local))
-            }
-        };
+        let (host, local) = choose_host(&settings, &classes).await?;
         let started_at = wall_clock();
         let hub = engine::hub::spawn_with(started_at, "local".into(), settings.stats_limits);
         let sessions = SessionFactory::new().context("could not set up HTTP sessions")?;
@@ -147,6 +116,42 @@ impl Run {
             _classifier: local,
         })
     }
+}
+
+/// The named classes (all but the named-only ones when `names` is empty), filtered by tags.
+fn choose_classes(settings: &Settings, names: &[String]) -> Result<Vec<Arc<engine::ClassPlan>>> {
+    engine::select_classes(
+        &skein_scenarios::catalogue(),
+        names,
+        settings.tags.as_deref(),
+        settings.exclude_tags.as_deref(),
+    )
+    .map_err(|unknown| {
+        exit(
+            EXIT_STARTUP,
+            format!("Unknown User(s): {}", unknown.join(", ")),
+        )
+    })
+}
+
+/// As Locust: -H wins; without it, classes that name their own host use it; only when some
+/// class has none does skein start its reference service for them (kept alive by the caller).
+async fn choose_host(
+    settings: &Settings,
+    classes: &[Arc<engine::ClassPlan>],
+) -> Result<(Option<String>, Option<classifier::LocalClassifier>)> {
+    if let Some(h) = &settings.host {
+        return Ok((Some(h.trim_end_matches('/').to_string()), None));
+    }
+    if classes.iter().all(|c| c.host.is_some()) {
+        return Ok((None, None));
+    }
+    let local = classifier::spawn_local()
+        .await
+        .context("could not start the reference classifier service")?;
+    let host = format!("http://{}", local.addr);
+    tracing::info!("No --host given: started the reference classifier service on {host}");
+    Ok((Some(host), Some(local)))
 }
 
 /// A headless run: start at once, end at `-t` or on `shutdown`, print and write the results.

@@ -21,4 +21,14 @@ pub mod value;
 pub mod worker;
 
 pub use codec::{DecodeError, EncodeError, Frame, PayloadError};
+
+/// How loud a log line of a state machine is (Python's logging levels, which Locust's texts use);
+/// the drivers in [`node`] write them through `tracing`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    Debug,
+    Info,
+    Warning,
+    Error,
+}
 pub use message::{ToMaster, ToWorker};

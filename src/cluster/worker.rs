@@ -83,14 +83,7 @@ impl WorkerConfig {
     }
 }
 
-/// How loud a [`Effect::Log`] line is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Level {
-    Debug,
-    Info,
-    Warn,
-    Error,
-}
+pub use super::Level;
 
 /// What the driver must do, in order.
 #[derive(Debug, Clone, PartialEq)]
@@ -225,7 +218,7 @@ impl Worker {
                 self.deferred.push_back(msg);
             } else {
                 fx.push(log(
-                    Level::Warn,
+                    Level::Warning,
                     format!(
                         "Dropping {} message received while stopping",
                         msg.type_name()
@@ -246,7 +239,7 @@ impl Worker {
         }
         self.heard_any(now);
         vec![log(
-            Level::Warn,
+            Level::Warning,
             format!("Unknown message type received: {message_type}"),
         )]
     }
@@ -264,7 +257,7 @@ impl Worker {
                     self.heard_any(now);
                 }
                 vec![log(
-                    Level::Warn,
+                    Level::Warning,
                     format!("Dropping a message from the master: {error}"),
                 )]
             }
@@ -435,13 +428,13 @@ impl Worker {
             }
             ToWorker::Reconnect => {
                 fx.push(log(
-                    Level::Warn,
+                    Level::Warning,
                     "Received reconnect message from master. Resetting RPC connection.".into(),
                 ));
                 fx.push(Effect::Reconnect);
             }
             ToWorker::UpdateUserClass(u) => fx.push(log(
-                Level::Warn,
+                Level::Warning,
                 format!(
                     "update_user_class for {} is not supported by skein workers; ignored",
                     u.user_class_name

@@ -71,6 +71,29 @@ fn web_master(users: &str, expect: &str, host: &str) -> WebMaster {
     }
 }
 
+/// A headless skein master of one worker and 2 `ThroughputUser`s on `port`, plus `extra` flags.
+fn headless_master(name: &str, port: &str, host: &str, extra: &[&str]) -> Proc {
+    let mut args = vec![
+        "--master",
+        "--headless",
+        "--master-bind-host",
+        "127.0.0.1",
+        "--master-bind-port",
+        port,
+        "--expect-workers",
+        "1",
+        "-u",
+        "2",
+        "-r",
+        "100",
+        "-H",
+        host,
+    ];
+    args.extend_from_slice(extra);
+    args.push("ThroughputUser");
+    Proc::start(name, skein_cmd(&args))
+}
+
 fn worker(port: &str, i: usize) -> Proc {
     Proc::start(
         &format!("skein worker {i}"),
@@ -152,26 +175,7 @@ fn a_worker_that_joins_mid_run_gets_its_share() {
 fn workers_survive_the_master_and_join_the_next_one() {
     let host = target("200 OK");
     let port = free_port().to_string();
-    let first = Proc::start(
-        "first master",
-        skein_cmd(&[
-            "--master",
-            "--headless",
-            "--master-bind-host",
-            "127.0.0.1",
-            "--master-bind-port",
-            &port,
-            "--expect-workers",
-            "1",
-            "-u",
-            "2",
-            "-r",
-            "100",
-            "-H",
-            &host,
-            "ThroughputUser",
-        ]),
-    );
+    let first = headless_master("first master", &port, &host, &[]);
     let mut w = worker(&port, 0);
     first.wait_for("All users spawned", Duration::from_secs(40));
     std::thread::sleep(Duration::from_secs(2));
@@ -182,31 +186,18 @@ fn workers_survive_the_master_and_join_the_next_one() {
     let dir = tempfile::tempdir().unwrap();
     let prefix = dir.path().join("second");
     let prefix = prefix.to_str().unwrap();
-    let mut second = Proc::start(
+    let mut second = headless_master(
         "second master",
-        skein_cmd(&[
-            "--master",
-            "--headless",
-            "--master-bind-host",
-            "127.0.0.1",
-            "--master-bind-port",
-            &port,
-            "--expect-workers",
-            "1",
+        &port,
+        &host,
+        &[
             "--expect-workers-max-wait",
             "60",
-            "-u",
-            "2",
-            "-r",
-            "100",
             "-t",
             "5s",
-            "-H",
-            &host,
             "--csv",
             prefix,
-            "ThroughputUser",
-        ]),
+        ],
     );
     let status = second.wait(Duration::from_secs(90));
     let out = second.output();
@@ -233,31 +224,18 @@ fn frames_a_locust_master_dies_on_are_dropped() {
     let dir = tempfile::tempdir().unwrap();
     let prefix = dir.path().join("bad");
     let prefix = prefix.to_str().unwrap();
-    let mut master = Proc::start(
+    let mut master = headless_master(
         "skein master",
-        skein_cmd(&[
-            "--master",
-            "--headless",
-            "--master-bind-host",
-            "127.0.0.1",
-            "--master-bind-port",
-            &port,
-            "--expect-workers",
-            "1",
+        &port,
+        &host,
+        &[
             "--expect-workers-max-wait",
             "60",
-            "-u",
-            "2",
-            "-r",
-            "100",
             "-t",
             "6s",
-            "-H",
-            &host,
             "--csv",
             prefix,
-            "ThroughputUser",
-        ]),
+        ],
     );
     // A real worker first, so the test runs while the bad frames arrive.
     let _w = worker(&port, 0);

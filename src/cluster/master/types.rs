@@ -63,14 +63,7 @@ impl MasterConfig {
     }
 }
 
-/// Python logging levels, for the driver to map onto `tracing`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Level {
-    Debug,
-    Info,
-    Warning,
-    Error,
-}
+pub use crate::cluster::Level;
 
 /// A change in the set of workers, with the time it was noticed, for the console, the log,
 /// the report and the web UI.

@@ -12,10 +12,11 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
 
+use super::log;
 use super::worker::{at_wall, sleep_until};
 use crate::cluster::codec::Frame;
 use crate::cluster::master::{
-    Effect, Level, Master, MasterConfig, MasterError, MasterStatus, MembershipEvent,
+    Effect, Master, MasterConfig, MasterError, MasterStatus, MembershipEvent,
 };
 use crate::cluster::message::{LocustfileReply, ToMaster, ToWorker};
 use crate::cluster::transport::{MasterOptions, MasterTransport, TransportError};
@@ -328,14 +329,5 @@ fn bad_frame_identity(bad: &crate::cluster::transport::BadFrame) -> Option<Strin
         BadFrame::PartCount { identity, .. }
         | BadFrame::Empty { identity }
         | BadFrame::Oversized { identity, .. } => Some(identity.clone()),
-    }
-}
-
-fn log(level: Level, text: &str) {
-    match level {
-        Level::Debug => tracing::debug!("{text}"),
-        Level::Info => tracing::info!("{text}"),
-        Level::Warning => tracing::warn!("{text}"),
-        Level::Error => tracing::error!("{text}"),
     }
 }

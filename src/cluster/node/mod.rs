@@ -7,4 +7,16 @@ pub mod run;
 pub mod worker;
 
 pub use master::MasterHandle;
+
+use super::Level;
+
+/// Writes a state machine's log line.
+fn log(level: Level, text: &str) {
+    match level {
+        Level::Debug => tracing::debug!("{text}"),
+        Level::Info => tracing::info!("{text}"),
+        Level::Warning => tracing::warn!("{text}"),
+        Level::Error => tracing::error!("{text}"),
+    }
+}
 pub use run::MasterRun;

@@ -11,8 +11,8 @@ use tokio::sync::watch;
 
 use super::master::MasterHandle;
 use crate::cluster::master::MasterStatus;
-use crate::control::{RunControl, RunStatus, WorkerView};
-use crate::engine::{ClassPlan, HubHandle, RunState, RunnerStatus, StatsReader};
+use crate::control::{mirror, RunControl, RunStatus, WorkerView};
+use crate::engine::{ClassPlan, HubHandle, RunState, RunnerStatus};
 
 /// How long a web Stop waits for the workers to report stopped before it answers anyway.
 const STOP_WAIT: Duration = Duration::from_secs(10);
@@ -33,7 +33,7 @@ impl MasterRun {
         classes: Vec<Arc<ClassPlan>>,
         stop_timeout: Duration,
     ) -> Arc<Self> {
-        let status = mirror(master.subscribe());
+        let status = mirror(master.subscribe(), run_status);
         Arc::new(MasterRun {
             master,
             hub,
@@ -76,22 +76,11 @@ pub fn run_status(m: &MasterStatus) -> RunStatus {
     }
 }
 
-fn mirror(mut from: watch::Receiver<MasterStatus>) -> watch::Receiver<RunStatus> {
-    let (tx, rx) = watch::channel(run_status(&from.borrow()));
-    tokio::spawn(async move {
-        loop {
-            tokio::select! {
-                changed = from.changed() => if changed.is_err() { return },
-                _ = tx.closed() => return,
-            }
-            let st = run_status(&from.borrow_and_update());
-            tx.send_replace(st);
-        }
-    });
-    rx
-}
-
 impl RunControl for MasterRun {
+    fn hub(&self) -> &HubHandle {
+        &self.hub
+    }
+
     fn start(
         &self,
         users: u64,
@@ -129,24 +118,12 @@ impl RunControl for MasterRun {
         })
     }
 
-    fn reset_stats(&self, now: f64) {
-        self.hub.reset(now);
-    }
-
-    fn sample_history(&self, now: f64, user_count: u64) {
-        self.hub.sample_history(now, user_count);
-    }
-
     fn status(&self) -> RunStatus {
         run_status(&self.master.status())
     }
 
     fn subscribe(&self) -> watch::Receiver<RunStatus> {
         self.status.clone()
-    }
-
-    fn read_boxed(&self, f: StatsReader) {
-        self.hub.read_boxed(f);
     }
 
     fn classes(&self) -> &[Arc<ClassPlan>] {

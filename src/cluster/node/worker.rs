@@ -9,11 +9,12 @@ use tokio::sync::watch;
 use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 
+use super::log;
 use crate::cluster::codec::Frame;
 use crate::cluster::message::{ClassCounts, ExceptionReport, ToMaster, ToWorker};
 use crate::cluster::procstat::ProcSampler;
 use crate::cluster::transport::{TransportError, WorkerOptions, WorkerTransport};
-use crate::cluster::worker::{Effect, Level, Worker, WorkerConfig};
+use crate::cluster::worker::{Effect, Worker, WorkerConfig};
 use crate::engine::{wall_clock, HubHandle, RunState, RunnerHandle, RunnerStatus, SpawnOrder};
 
 /// How long the last frames (a final `stats`, `quit`) get to leave before the socket closes.
@@ -247,15 +248,6 @@ fn ordered(order: &ClassCounts, running: &BTreeMap<String, u64>) -> ClassCounts 
             .map(|(k, _)| (k.clone(), running.get(k).copied().unwrap_or(0)))
             .collect(),
     )
-}
-
-fn log(level: Level, text: &str) {
-    match level {
-        Level::Debug => tracing::debug!("{text}"),
-        Level::Info => tracing::info!("{text}"),
-        Level::Warn => tracing::warn!("{text}"),
-        Level::Error => tracing::error!("{text}"),
-    }
 }
 
 /// A wall-clock deadline as a tokio instant (the state machines speak epoch seconds).
