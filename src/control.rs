@@ -31,6 +31,20 @@ pub struct RunStatus {
     pub workers: Vec<WorkerView>,
     /// A master: the web API adds `workers`/`worker_count`, the page shows the Workers tab.
     pub is_distributed: bool,
+    /// A master's membership changes so far (workers joining, going missing, healing, quitting),
+    /// oldest first, for the report; empty in a standalone run.
+    pub membership: Vec<MembershipView>,
+}
+
+/// One change in a master's set of workers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MembershipView {
+    /// Epoch seconds.
+    pub time: f64,
+    pub worker: String,
+    pub index: u64,
+    /// joined, rejoined, missing, self-healed, stopped, quit, removed, untrusted.
+    pub change: &'static str,
 }
 
 impl RunStatus {
@@ -40,6 +54,7 @@ impl RunStatus {
             runner,
             workers: Vec::new(),
             is_distributed: false,
+            membership: Vec::new(),
         }
     }
 }

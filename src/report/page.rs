@@ -176,6 +176,10 @@ pub fn report_args(
         "exceptions_statistics": exceptions,
         "history": history,
         "tasks": final_ratios(classes, status),
+        // skein's own key: a master's membership changes (empty in a standalone run).
+        "workers_membership": status.membership.iter().map(|m| json!({
+            "time": utc(m.time), "worker": m.worker, "index": m.index, "change": m.change,
+        })).collect::<Vec<_>>(),
         // The header shows the most users the run had at once, not the count after the stop.
         "user_count": status.runner.peak_user_count.max(status.runner.user_count),
         "show_download_link": false,

@@ -154,6 +154,7 @@ const REPORT_BODY: &str = r#"
 <section id="section-response-times"><h2>Response Time Statistics</h2><div id="report-response-times"></div></section>
 <section id="section-failures"><h2>Failures Statistics</h2><div id="report-failures"></div></section>
 <section id="section-exceptions"><h2>Exceptions Statistics</h2><div id="report-exceptions"></div></section>
+<section id="section-workers" hidden><h2>Workers</h2><div id="report-workers"></div></section>
 <section><h2>Charts</h2>
 <div class="chart" id="chart-rps" data-testid="chart-rps"></div>
 <div class="chart" id="chart-response-times" data-testid="chart-response-times"></div>

@@ -11,7 +11,7 @@ use tokio::sync::watch;
 
 use super::master::MasterHandle;
 use crate::cluster::master::MasterStatus;
-use crate::control::{mirror, RunControl, RunStatus, WorkerView};
+use crate::control::{mirror, MembershipView, RunControl, RunStatus, WorkerView};
 use crate::engine::{ClassPlan, HubHandle, RunState, RunnerStatus};
 
 /// How long a web Stop waits for the workers to report stopped before it answers anyway.
@@ -73,6 +73,7 @@ pub fn run_status(m: &MasterStatus) -> RunStatus {
             })
             .collect(),
         is_distributed: true,
+        membership: Vec::new(),
     }
 }
 
@@ -119,7 +120,19 @@ impl RunControl for MasterRun {
     }
 
     fn status(&self) -> RunStatus {
-        run_status(&self.master.status())
+        let mut st = run_status(&self.master.status());
+        st.membership = self
+            .master
+            .membership()
+            .into_iter()
+            .map(|e| MembershipView {
+                time: e.time,
+                worker: e.node,
+                index: e.index,
+                change: e.change.as_str(),
+            })
+            .collect();
+        st
     }
 
     fn subscribe(&self) -> watch::Receiver<RunStatus> {

@@ -98,6 +98,7 @@ fn durations_read_like_locusts() {
 
 fn status(is_distributed: bool) -> RunStatus {
     RunStatus {
+        membership: Vec::new(),
         runner: RunnerStatus {
             state: RunState::Running,
             user_count: 3,
@@ -163,4 +164,46 @@ fn the_index_says_whether_the_run_is_distributed() {
         (&v["is_distributed"], &v["worker_count"]),
         (&json!(false), &json!(0))
     );
+}
+
+#[test]
+fn a_masters_report_lists_its_membership_changes() {
+    let stats = RequestStats::new(1_000.0);
+    let exceptions = Exceptions::default();
+    let view = StatsView {
+        stats: &stats,
+        exceptions: &exceptions,
+        history: &[],
+    };
+    let mut st = status(true);
+    st.membership = vec![
+        crate::control::MembershipView {
+            time: 1_795_808_262.0,
+            worker: "vm_1".into(),
+            index: 0,
+            change: "joined",
+        },
+        crate::control::MembershipView {
+            time: 1_795_808_270.5,
+            worker: "vm_1".into(),
+            index: 0,
+            change: "missing",
+        },
+    ];
+    let v = report_args(&view, &st, &classes(), None);
+    assert_eq!(
+        v["workers_membership"],
+        json!([
+            {"time": "2026-11-27T19:37:42Z", "worker": "vm_1", "index": 0, "change": "joined"},
+            {"time": "2026-11-27T19:37:50Z", "worker": "vm_1", "index": 0, "change": "missing"},
+        ])
+    );
+    let html = crate::web::render_report(&v);
+    assert!(
+        html.contains("id=\"section-workers\""),
+        "the report has a Workers section"
+    );
+    // A standalone run's report has no rows.
+    let v = report_args(&view, &status(false), &classes(), None);
+    assert_eq!(v["workers_membership"], json!([]));
 }

@@ -107,6 +107,15 @@
     ], exceptions || [], "No exceptions");
   }
 
+  function membershipTable(rows) {
+    return table("membership-table", [
+      { title: "Time", key: "time", fmt: epochToLocal },
+      { title: "Worker", key: "worker" },
+      { title: "Index", key: "index", cls: "n" },
+      { title: "Change", key: "change" }
+    ], rows || [], "No membership changes");
+  }
+
   var REPORT_PERCENTILES = ["0.5", "0.6", "0.7", "0.8", "0.9", "0.95", "0.99", "1.0"];
   function responseTimesTable(rows) {
     var cols = [{ title: "Method", key: "method" }, { title: "Name", key: "name", cls: "name" }];
@@ -274,7 +283,7 @@
 
   window.SK = {
     esc: esc, num: num, table: table, statsTable: statsTable, REPORT_STATS_COLUMNS: REPORT_STATS_COLUMNS, failuresTable: failuresTable,
-    exceptionsTable: exceptionsTable, responseTimesTable: responseTimesTable, ratios: ratios,
+    exceptionsTable: exceptionsTable, membershipTable: membershipTable, responseTimesTable: responseTimesTable, ratios: ratios,
     makeCharts: makeCharts, seedCharts: seedCharts, epochToLocal: epochToLocal
   };
 })();

@@ -20,6 +20,9 @@
   // Empty sections are left out, as in Locust's report (response times and exceptions).
   $("section-response-times").hidden = !arr(data.response_time_statistics).length;
   $("section-exceptions").hidden = !arr(data.exceptions_statistics).length;
+  // A master's report: when each worker joined, went missing, healed or quit.
+  $("report-workers").innerHTML = SK.membershipTable(arr(data.workers_membership));
+  $("section-workers").hidden = !arr(data.workers_membership).length;
   // The run's times in the reader's local time, as the live page shows times (the server wrote
   // UTC text, which stays when JavaScript is off).
   var during = $("report-during");
