@@ -10,3 +10,6 @@ mod interop;
 
 #[path = "cluster/faults.rs"]
 mod faults;
+
+#[path = "cluster/roles.rs"]
+mod roles;
