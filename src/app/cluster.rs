@@ -135,7 +135,11 @@ pub async fn drain_workers(master: &MasterHandle, stop_timeout: Duration) {
 }
 
 /// `--worker`: runs users for a master until it lets this process go.
-pub async fn run_worker(settings: Settings, shutdown: CancellationToken) -> Result<i32> {
+pub async fn run_worker(
+    settings: Settings,
+    logs: crate::logging::LogBuffer,
+    shutdown: CancellationToken,
+) -> Result<i32> {
     let Role::Worker {
         master_host,
         master_port,
@@ -181,6 +185,7 @@ pub async fn run_worker(settings: Settings, shutdown: CancellationToken) -> Resu
         config,
         options: WorkerOptions::default(),
         default_host: host,
+        logs,
     };
     match node::worker::run(plan, runner, hub, shutdown).await {
         Ok(code) => Ok(code),

@@ -341,7 +341,7 @@ pub async fn main(settings: Settings, shutdown: CancellationToken) -> Result<i32
                 let children = cluster::LocalWorkers::spawn(&settings, n, port)?;
                 Ok(children.wait(&shutdown, Duration::from_secs(30)).await)
             }
-            None => cluster::run_worker(settings, shutdown).await,
+            None => cluster::run_worker(settings, logs, shutdown).await,
         };
     }
     let run = Run::setup(settings, logs).await?;

@@ -173,6 +173,21 @@ fn a_locust_master_web_ui_drives_skein_workers() {
             master.output()
         );
     }
+    // Our workers send their log lines every 10 s, as Locust's do.
+    let logs = poll(Duration::from_secs(25), || {
+        let v = json(&format!("{base}/logs"))?;
+        let ws = v["workers"].as_object()?;
+        (ws.len() == 2
+            && ws
+                .values()
+                .all(|l| l.as_array().is_some_and(|l| !l.is_empty())))
+        .then_some(())
+    });
+    assert!(
+        logs.is_some(),
+        "both workers' logs on the master: {:?}",
+        json(&format!("{base}/logs"))
+    );
     master.signal("TERM");
     let status = master.wait(Duration::from_secs(30));
     assert!(

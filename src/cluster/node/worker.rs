@@ -11,12 +11,15 @@ use tokio_util::sync::CancellationToken;
 
 use super::log;
 use crate::cluster::codec::Frame;
-use crate::cluster::message::{ClassCounts, ExceptionReport, ToMaster, ToWorker};
+use crate::cluster::message::{ClassCounts, ExceptionReport, LogsReport, ToMaster, ToWorker};
 use crate::cluster::procstat::ProcSampler;
 use crate::cluster::transport::{TransportError, WorkerOptions, WorkerTransport};
 use crate::cluster::worker::{Effect, Worker, WorkerConfig};
 use crate::engine::{wall_clock, HubHandle, RunState, RunnerHandle, RunnerStatus, SpawnOrder};
+use crate::logging::LogBuffer;
 
+/// How often a worker sends its log lines (Locust's `WORKER_LOG_REPORT_INTERVAL`).
+const LOG_REPORT_INTERVAL: Duration = Duration::from_secs(10);
 /// How long the last frames (a final `stats`, `quit`) get to leave before the socket closes.
 const LINGER: Duration = Duration::from_millis(500);
 
@@ -29,6 +32,8 @@ pub struct WorkerPlan {
     /// The host users run against when a spawn names none (`-H`, or this worker's own
     /// reference service).
     pub default_host: Option<String>,
+    /// This process's recent log lines, sent to the master every 10 s when they changed.
+    pub logs: LogBuffer,
 }
 
 /// Runs the worker until the master says `quit`, the master stays away longer than the worker
@@ -53,6 +58,8 @@ pub async fn run(
     let (sm, first) = Worker::new(plan.config, wall_clock());
     let mut node = Node {
         default_host: plan.default_host,
+        logs: plan.logs,
+        sent_logs: Vec::new(),
         link,
         node_id,
         sm,
@@ -69,6 +76,9 @@ pub async fn run(
 
 struct Node {
     default_host: Option<String>,
+    logs: LogBuffer,
+    /// The lines of the last `logs` message.
+    sent_logs: Vec<String>,
     link: WorkerTransport,
     node_id: String,
     sm: Worker,
@@ -86,6 +96,8 @@ impl Node {
     async fn run(&mut self, first: Vec<Effect>, shutdown: CancellationToken) -> i32 {
         let mut ticks = tokio::time::interval(Duration::from_secs(1));
         ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let mut log_ticks = tokio::time::interval(LOG_REPORT_INTERVAL);
+        log_ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let mut sampler = ProcSampler::new();
         let started = Instant::now();
         let mut effects: VecDeque<Effect> = first.into();
@@ -117,6 +129,7 @@ impl Node {
                     self.sm.tick(wall_clock(), cpu, mem)
                 }
                 _ = sleep_until(deadline), if deadline.is_some() => self.sm.on_deadline(wall_clock()),
+                _ = log_ticks.tick() => self.logs_message().into_iter().map(Effect::Send).collect(),
                 changed = self.status.changed(), if stopping => {
                     let idle = changed.is_err()
                         || !matches!(self.status.borrow().state, RunState::Stopping);
@@ -203,6 +216,22 @@ impl Node {
             out.extend(waiting);
         }
         out
+    }
+
+    /// Locust's `logs` message, when the lines changed since the last one and a master listens.
+    fn logs_message(&mut self) -> Option<ToMaster> {
+        if !self.sm.is_registered() {
+            return None;
+        }
+        let lines = self.logs.lines();
+        if lines == self.sent_logs {
+            return None;
+        }
+        self.sent_logs = lines.clone();
+        Some(ToMaster::Logs(LogsReport {
+            worker_id: self.node_id.clone(),
+            logs: lines,
+        }))
     }
 
     async fn report(&mut self) {
