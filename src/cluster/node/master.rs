@@ -23,6 +23,8 @@ use crate::cluster::transport::{MasterOptions, MasterTransport, TransportError};
 use crate::engine::{wall_clock, HubHandle};
 use crate::stats::skew;
 
+/// How often a status changed only by worker frames is published (the web UI polls every 2 s).
+const PUBLISH_EVERY: Duration = Duration::from_millis(250);
 /// Membership changes kept for the report and the UI (the oldest go first).
 const MAX_MEMBERSHIP_EVENTS: usize = 1000;
 
@@ -166,12 +168,24 @@ impl MasterTask {
     async fn run(mut self, mut cmds: mpsc::Receiver<Cmd>, shutdown: CancellationToken) {
         let mut ticks = tokio::time::interval(Duration::from_secs(1));
         ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let mut publish_ticks = tokio::time::interval(PUBLISH_EVERY);
+        publish_ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        // Worker frames change the status (a heartbeat's CPU figure), but building it is
+        // O(workers): with a thousand workers sending a frame each per second, rebuilding it
+        // per frame is quadratic. Frames mark it stale; it is published a few times a second,
+        // and at once after a command.
+        let mut stale = false;
         loop {
             let deadline = self.sm.next_deadline().map(at_wall);
+            let mut now_publish = true;
             let effects = tokio::select! {
                 item = self.transport.recv() => match item {
-                    Some(Ok((identity, bytes))) => self.frame(&identity, &bytes),
+                    Some(Ok((identity, bytes))) => {
+                        now_publish = false;
+                        self.frame(&identity, &bytes)
+                    }
                     Some(Err(bad)) => {
+                        now_publish = false;
                         tracing::warn!("Dropped a malformed frame: {bad}");
                         let node = bad_frame_identity(&bad);
                         self.sm.malformed(node.as_deref(), &bad.to_string(), wall_clock())
@@ -208,10 +222,19 @@ impl MasterTask {
                     }
                     None => return,
                 },
+                _ = publish_ticks.tick() => {
+                    now_publish = stale;
+                    Vec::new()
+                }
                 _ = shutdown.cancelled() => return,
             };
             self.apply(effects).await;
-            self.publish();
+            if now_publish {
+                self.publish();
+                stale = false;
+            } else {
+                stale = true;
+            }
         }
     }
 
