@@ -326,8 +326,8 @@ def main():
                    help="seconds between all-running and the window [SETTLE]")
     p.add_argument("--users-per-worker", type=int, default=int(env("USERS_PER_WORKER", "10")))
     p.add_argument("--skein", default=env("SKEIN", ""), help="skein binary with --master [SKEIN]")
-    p.add_argument("--locust", default=env("LOCUST", "/work/locust-venv/bin/locust"), help="[LOCUST]")
-    p.add_argument("--python", default=env("VENV_PYTHON", "/work/locust-venv/bin/python"),
+    p.add_argument("--locust", default=env("LOCUST", os.path.join(ROOT, ".venv/bin/locust")), help="[LOCUST]")
+    p.add_argument("--python", default=env("VENV_PYTHON", os.path.join(ROOT, ".venv/bin/python")),
                    help="python with pyzmq and msgpack, for fakeworkers.py [VENV_PYTHON]")
     p.add_argument("--master-cpu", default=env("MASTER_CPU", "1"), help="'' disables pinning [MASTER_CPU]")
     p.add_argument("--harness-cpu", default=env("HARNESS_CPU", "0"), help="[HARNESS_CPU]")

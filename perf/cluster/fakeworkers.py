@@ -15,7 +15,7 @@ variants shared by all workers (only each worker's user_classes_count/user_count
 Heartbeats and reports are spread evenly over the second and over 3 s, from one heap and one epoll loop.
 
 Runs from the Locust venv (pyzmq and msgpack come with locust):
-    /work/locust-venv/bin/python perf/cluster/fakeworkers.py --port 5557 -n 100
+    .venv/bin/python perf/cluster/fakeworkers.py --port 5557 -n 100
 """
 import argparse
 import hashlib

@@ -6,7 +6,7 @@
 # Environment overrides (defaults in brackets):
 #   SKEIN [target/release/skein]  CLASSIFIER [target/release/skein-classifier]
 #   MASTER [skein]       skein or locust (Locust 2.47.0's master with perf/cluster/locustfile.py)
-#   LOCUST [/work/locust-venv/bin/locust]
+#   LOCUST [.venv/bin/locust]
 #   WORKERS [8]  USERS [8000]  RATE [800] (users/s; the ramp takes USERS/RATE s)
 #   CLASSES [ImageClassifierUser]  the user classes, named on the master's command line ("" = all)
 #   SETTLE [10]  seconds after "All users spawned" before the window;  WINDOW [30]  measuring seconds
@@ -19,7 +19,7 @@ HERE="$ROOT/perf/cluster"
 SKEIN=${SKEIN:-"$ROOT/target/release/skein"}
 CLASSIFIER=${CLASSIFIER:-"$ROOT/target/release/skein-classifier"}
 MASTER=${MASTER:-skein}
-LOCUST=${LOCUST:-/work/locust-venv/bin/locust}
+LOCUST=${LOCUST:-"$ROOT/.venv/bin/locust"}
 WORKERS=${WORKERS:-8}
 USERS=${USERS:-8000}
 RATE=${RATE:-800}
