@@ -132,7 +132,7 @@ impl Node {
                 _ = log_ticks.tick() => self.logs_message().into_iter().map(Effect::Send).collect(),
                 changed = self.status.changed(), if stopping => {
                     let idle = changed.is_err()
-                        || !matches!(self.status.borrow().state, RunState::Stopping);
+                        || !matches!(self.status.borrow_and_update().state, RunState::Stopping);
                     if idle { self.stop_finished() } else { Vec::new() }
                 }
                 _ = shutdown.cancelled(), if !shutting_down => {
