@@ -195,6 +195,9 @@ fn stats_data(p: &StatsPayload) -> Result<Value, EncodeError> {
     if let Some(n) = p.user_count {
         m.push(("user_count", uint(n)));
     }
+    if let Some(t) = p.sent_at {
+        m.push(("skein_sent_at", Value::Float(t)));
+    }
     Ok(Value::map(m))
 }
 

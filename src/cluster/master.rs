@@ -143,6 +143,7 @@ impl Master {
             ToMaster::Stats(payload) => {
                 let payload = *payload;
                 out.push(Effect::MergeStats {
+                    sent_at: payload.sent_at,
                     node: node.to_string(),
                     report: Box::new(payload.report),
                 });

@@ -99,6 +99,9 @@ pub struct StatsPayload {
     pub user_classes_count: ClassCounts,
     /// Python workers always send it; Locust's master does not need it.
     pub user_count: Option<u64>,
+    /// skein workers only (key `skein_sent_at`, which Locust's master ignores): the worker's
+    /// clock when it sent the report, so a skein master can correct clock skew exactly.
+    pub sent_at: Option<f64>,
 }
 
 /// A worker's `spawning_complete`: what it runs now.

@@ -321,6 +321,7 @@ impl Worker {
     pub fn stats(&self, report: StatsReport, counts: ClassCounts) -> ToMaster {
         let all = self.all_classes(&counts);
         ToMaster::Stats(Box::new(StatsPayload {
+            sent_at: None,
             report,
             user_count: Some(all.total()),
             user_classes_count: all,

@@ -145,12 +145,17 @@ fn stats(data: &Value) -> Result<StatsPayload, PayloadError> {
         .opt("user_count")
         .map(|_| f.u64("user_count"))
         .transpose()?;
+    let sent_at = f
+        .opt("skein_sent_at")
+        .map(|_| f.f64("skein_sent_at"))
+        .transpose()?;
     let report: StatsReport =
         rmp_serde::from_slice(&data.encode()).map_err(|e| PayloadError::Stats(e.to_string()))?;
     Ok(StatsPayload {
         report,
         user_classes_count,
         user_count,
+        sent_at,
     })
 }
 

@@ -214,6 +214,7 @@ fn expected_to_worker() -> Vec<(&'static str, Frame<ToWorker>)> {
 fn empty_stats() -> StatsPayload {
     let mut stats = RequestStats::new(1795807812.2711236);
     StatsPayload {
+        sent_at: None,
         report: stats.take_report(1795807812.2711236),
         user_classes_count: counts(&[("HeavyUser", 0), ("LightUser", 0)]),
         user_count: Some(0),
@@ -308,6 +309,7 @@ fn a_workers_own_report_survives_the_wire() {
     worker.log_request("GET", "/", None, 0, 101.7);
     worker.log_error("GET", "/", "HTTPError('500 Server Error')", 101.7);
     let payload = StatsPayload {
+        sent_at: None,
         report: worker.take_report(102.0),
         user_classes_count: counts(&[("A", 2)]),
         user_count: Some(2),
@@ -411,4 +413,27 @@ fn direction_matters_for_shared_type_names() {
         }
     ));
     assert!(Frame::<ToWorker>::decode(&find("heartbeat", "to_master")).is_ok());
+}
+
+#[test]
+fn a_skein_workers_send_time_round_trips_and_is_absent_otherwise() {
+    let mut p = empty_stats();
+    p.sent_at = Some(1795807815.25);
+    let frame = Frame {
+        message: ToMaster::Stats(Box::new(p.clone())),
+        node_id: "vm_1".to_string(),
+    };
+    let bytes = frame.encode().unwrap();
+    let back = Frame::<ToMaster>::decode(&bytes).unwrap();
+    assert_eq!(back.message, ToMaster::Stats(Box::new(p.clone())));
+    // A Python worker's report has no such key, and decodes to None.
+    p.sent_at = None;
+    let plain = Frame {
+        message: ToMaster::Stats(Box::new(p)),
+        node_id: "vm_1".to_string(),
+    }
+    .encode()
+    .unwrap();
+    assert!(!plain.windows(13).any(|w| w == b"skein_sent_at"));
+    assert!(bytes.windows(13).any(|w| w == b"skein_sent_at"));
 }

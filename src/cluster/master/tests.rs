@@ -65,6 +65,7 @@ fn stats(m: &mut Master, id: &str, users: &[(&str, u64)], now: f64) -> Vec<Effec
     m.handle(
         id,
         ToMaster::Stats(Box::new(StatsPayload {
+            sent_at: None,
             report,
             user_classes_count: counts(users),
             user_count: Some(users.iter().map(|(_, n)| n).sum()),
@@ -969,6 +970,7 @@ fn transcript_a_replayed_gives_locusts_replies_in_order() {
                     })
                 }
                 "stats" => ToMaster::Stats(Box::new(StatsPayload {
+                    sent_at: None,
                     report: RequestStats::new(now).take_report(now),
                     user_classes_count: applied.clone(),
                     user_count: Some(applied.total()),

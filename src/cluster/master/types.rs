@@ -123,6 +123,8 @@ pub enum Effect {
         node: String,
         /// Boxed: a report is far larger than every other effect.
         report: Box<StatsReport>,
+        /// The worker's clock when it sent the report, if it said (skein workers do).
+        sent_at: Option<f64>,
     },
     /// An unhandled error in a worker's user task (§2.9).
     Exception {

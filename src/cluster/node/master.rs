@@ -264,10 +264,14 @@ impl MasterTask {
         for e in effects {
             match e {
                 Effect::Send { to, msg } => self.send(to, msg).await,
-                Effect::MergeStats { node, report } => {
+                Effect::MergeStats {
+                    node,
+                    report,
+                    sent_at,
+                } => {
                     let now = wall_clock();
                     let mut report = *report;
-                    let shift = skew::clock_shift(&report, now, None);
+                    let shift = skew::clock_shift(&report, now, sent_at);
                     if shift != 0 {
                         if self.skewed.insert(node.clone()) {
                             tracing::warn!(

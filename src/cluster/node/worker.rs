@@ -241,7 +241,10 @@ impl Node {
                 .await;
         }
         if let Some(report) = self.hub.take_report(now).await {
-            let msg = self.sm.stats(report, self.counts.clone());
+            let mut msg = self.sm.stats(report, self.counts.clone());
+            if let ToMaster::Stats(p) = &mut msg {
+                p.sent_at = Some(wall_clock());
+            }
             self.send(msg).await;
         }
     }
