@@ -95,9 +95,14 @@ impl RequestSink for HubHandle {
     /// Waits while the queue is full: a hub that cannot keep up slows the users down instead
     /// of growing memory.
     fn record(&self, record: RequestRecord) -> RecordFuture<'_> {
-        Box::pin(async move {
-            let _ = self.ingest.send(Ingest::Request(record)).await;
-        })
+        // The common case, room in the queue, costs no allocation: a boxed `Ready<()>` is
+        // zero-sized. Only a full queue boxes the waiting send.
+        match self.ingest.try_send(Ingest::Request(record)) {
+            Ok(()) | Err(mpsc::error::TrySendError::Closed(_)) => Box::pin(std::future::ready(())),
+            Err(mpsc::error::TrySendError::Full(i)) => Box::pin(async move {
+                let _ = self.ingest.send(i).await;
+            }),
+        }
     }
 }
 
