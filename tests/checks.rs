@@ -186,3 +186,97 @@ async fn a_master_checks_the_merged_statistics() {
     assert!(err.contains("(GET /)"), "{err}");
     assert!(err.contains("  FAIL  max<0.001ms    "), "{err}");
 }
+
+/// The web UI evaluates the checks live: `/stats/requests` carries them under `checks` (skein's
+/// own key), the page has their panel, and the process still exits 3 at its end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_web_ui_shows_the_checks_live() {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_skein"))
+        .args([
+            "--web-host",
+            "127.0.0.1",
+            "-P",
+            "0",
+            "--autostart",
+            "-u",
+            "2",
+            "-r",
+            "2",
+        ])
+        .args([
+            "--check",
+            "requests>=1",
+            "--check",
+            "nosuch p95<1s",
+            "HighLoadUser",
+        ])
+        .env_remove("LOCUST_HOST")
+        .env_remove("LOCUST_CHECK")
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let port = tokio::time::timeout(Duration::from_secs(30), async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            if let Some(rest) = line
+                .split("Starting web interface at http://127.0.0.1:")
+                .nth(1)
+            {
+                return rest.trim().parse::<u16>().unwrap();
+            }
+        }
+        panic!("skein ended without starting its web interface");
+    })
+    .await
+    .expect("the web interface starts");
+    let rest = tokio::spawn(async move {
+        let mut all = String::new();
+        while let Ok(Some(l)) = lines.next_line().await {
+            all.push_str(&l);
+            all.push('\n');
+        }
+        all
+    });
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+    let mut checks = serde_json::Value::Null;
+    for _ in 0..120 {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        let stats: serde_json::Value = http
+            .get(format!("{base}/stats/requests"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        checks = stats["checks"].clone();
+        if checks[0]["passed"] == true {
+            break;
+        }
+    }
+    assert_eq!(checks[0]["status"], "PASS", "{checks}");
+    assert_eq!(checks[0]["subject"], "Aggregated");
+    assert_eq!(checks[1]["status"], "FAIL", "{checks}");
+    assert!(
+        checks[1]["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("no request named 'nosuch'"),
+        "{checks}"
+    );
+    let page = http.get(&base).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("id=\"checks-panel\""), "the page's panel");
+    // SAFETY: kill(2) on the child this test started.
+    unsafe { libc::kill(child.id().unwrap() as i32, libc::SIGTERM) };
+    let status = tokio::time::timeout(Duration::from_secs(30), child.wait())
+        .await
+        .expect("skein ends on SIGTERM")
+        .unwrap();
+    let log = rest.await.unwrap();
+    assert_eq!(status.code(), Some(3), "{log}");
+    assert!(log.contains("  FAIL  nosuch p95<1s  "), "{log}");
+}
