@@ -350,6 +350,11 @@ pub async fn main(settings: Settings, shutdown: CancellationToken) -> Result<i32
         tracing::warn!("-f/--locustfile {f} is ignored: skein's user classes are compiled in (see scenarios/ and -l)");
     }
     if let Role::Worker { .. } = settings.cluster.role {
+        if !settings.checks.is_empty() {
+            tracing::warn!(
+                "--check is ignored on a worker: the master evaluates the checks on the merged statistics"
+            );
+        }
         return match settings.cluster.processes {
             // `--worker --processes N`: this parent only waits for its N workers.
             Some(n) => {

@@ -151,7 +151,8 @@ fn resolve<'a>(subject: &Subject, stats: &'a RequestStats) -> Result<&'a StatsEn
     match found.as_slice() {
         [one] => Ok(one),
         [] => {
-            let known: Vec<String> = of_method.iter().map(|e| row_label(e)).collect();
+            // Every row, not only the method's: `GET /x` is often a POST.
+            let known: Vec<String> = entries.iter().map(|e| row_label(e)).collect();
             Err(if known.is_empty() {
                 format!("no request named '{label}' (no requests recorded)")
             } else {

@@ -475,7 +475,7 @@ fn unknown_and_ambiguous_names_fail_with_the_candidates() {
     let r = eval("GET classify p95<500ms");
     assert!(
         r.reason
-            .starts_with("no request named 'GET classify' (known: GET "),
+            .starts_with("no request named 'GET classify' (known: POST /api/v1/classify, "),
         "{}",
         r.reason
     );
