@@ -26,6 +26,9 @@ pub struct RunInfo {
     pub csv_history_path: Option<std::path::PathBuf>,
     /// `--autoquit`: after a timed stop, cancel this token that many seconds later.
     pub autoquit: Option<(u64, CancellationToken)>,
+    /// `--arrival-rate`: a swarm starts the open model at this rate (the form's user count
+    /// and spawn rate do not apply; its host and classes do).
+    pub open_model: Option<crate::config::OpenModel>,
 }
 
 pub struct Controller {
@@ -80,15 +83,26 @@ impl Controller {
 impl web::Backend for Controller {
     fn swarm(&self, req: SwarmRequest) -> BoxFuture<'_, Result<(), String>> {
         Box::pin(async move {
-            self.run
-                .start(
-                    req.user_count,
-                    req.spawn_rate,
-                    req.host.clone(),
-                    req.user_classes.clone(),
-                )
-                .await
-                .map_err(|e| e.to_string())?;
+            match self.info.open_model {
+                Some(open) => {
+                    let order = crate::engine::ArrivalOrder {
+                        host: req.host.clone(),
+                        classes: req.user_classes.clone(),
+                        ..crate::engine::ArrivalOrder::new(open.rate, open.max_in_flight)
+                    };
+                    self.run.arrive(order).await?;
+                }
+                None => self
+                    .run
+                    .start(
+                        req.user_count,
+                        req.spawn_rate,
+                        req.host.clone(),
+                        req.user_classes.clone(),
+                    )
+                    .await
+                    .map_err(|e| e.to_string())?,
+            }
             // Locust ignores a zero run time (`if run_time:`).
             let timer = req.run_time.filter(|t| !t.is_zero()).map(|t| {
                 let token = CancellationToken::new();

@@ -185,9 +185,19 @@ pub async fn run_headless(run: Run, shutdown: CancellationToken) -> Result<i32> 
         let outputs_ok = outputs.finish().await;
         return finish(&run, &paths, outputs_ok).await;
     }
-    let users = s.users.unwrap_or(1);
-    let rate = s.spawn_rate.unwrap_or(1.0);
-    if let Err(e) = run.control.start(users, rate, None, None).await {
+    let started = match s.open_model {
+        Some(open) => {
+            run.control
+                .arrive(engine::ArrivalOrder::new(open.rate, open.max_in_flight))
+                .await
+        }
+        None => {
+            let users = s.users.unwrap_or(1);
+            let rate = s.spawn_rate.unwrap_or(1.0);
+            run.control.start(users, rate, None, None).await
+        }
+    };
+    if let Err(e) = started {
         let _ = outputs.finish().await;
         return Err(exit(EXIT_STARTUP, e.to_string()));
     }
@@ -238,11 +248,13 @@ pub async fn finish(run: &Run, paths: &output::OutputPaths, outputs_ok: bool) ->
             json: report::json::entries_json(v.stats),
             failed: !v.stats.errors_in_order().is_empty() || !v.exceptions.is_empty(),
             summary: format!(
-                "{}{}{}",
+                "{}{}{}{}",
                 report::console::stats_table(v.stats, false),
                 report::console::percentiles_table(v.stats),
-                report::console::error_report(v.stats)
+                report::console::error_report(v.stats),
+                report::open::summary(v.open).unwrap_or_default()
             ),
+            open_json: report::open::summary_json(v.open).map(|j| report::json::dumps(&j, Some(4))),
         })
         .await
         .context("statistics hub ended early")?;
@@ -257,6 +269,12 @@ pub async fn finish(run: &Run, paths: &output::OutputPaths, outputs_ok: bool) ->
     // code can say whether it failed.
     if let Some(p) = &paths.json_file {
         if let Err(e) = std::fs::write(p, &json) {
+            tracing::error!("cannot write {}: {e}", p.display());
+            outputs_ok = false;
+        }
+    }
+    if let (Some(p), Some(text)) = (&paths.open_json_file, &end.open_json) {
+        if let Err(e) = std::fs::write(p, text) {
             tracing::error!("cannot write {}: {e}", p.display());
             outputs_ok = false;
         }
@@ -321,6 +339,8 @@ async fn end_users(run: &Run) {
 struct FinalTexts {
     html: Option<String>,
     json: String,
+    /// The open model's summary as JSON, in an open-model run.
+    open_json: Option<String>,
     failed: bool,
     summary: String,
 }
@@ -403,6 +423,7 @@ pub async fn run_web(run: Run, shutdown: CancellationToken) -> Result<i32> {
             run_time: s.run_time,
             csv_history_path,
             autoquit: s.web.autoquit.map(|after| (after, shutdown.clone())),
+            open_model: s.open_model,
         },
     );
     let options = WebOptions {

@@ -25,6 +25,9 @@ const REPORT_EVERY: Duration = Duration::from_secs(1);
 /// Everything the driver runs with; the runner checks it before building it.
 pub struct OpenPlan {
     pub schedule: RateSchedule,
+    /// When iteration 0 is due (taken before the order is answered, so a caller that waits
+    /// a given time after it sees every iteration due by then counted).
+    pub start: Instant,
     pub max_in_flight: usize,
     pub backlog: usize,
     /// The classes and the URL their users are built on, with their weights in the mix.
@@ -77,6 +80,7 @@ pub async fn drive(
     load: watch::Sender<OpenLoad>,
 ) {
     let n = plan.classes.len();
+    let start = plan.start;
     let mut d = Driver {
         plan,
         idle: (0..n).map(|_| Vec::new()).collect(),
@@ -84,7 +88,7 @@ pub async fn drive(
         running: JoinSet::new(),
         backlog: VecDeque::new(),
         counts: ArrivalCounts::default(),
-        start: Instant::now(),
+        start,
         kill,
         create_failed: false,
         retiring: JoinSet::new(),
@@ -95,7 +99,10 @@ pub async fn drive(
         let next = d.start + d.plan.schedule.next_offset();
         tokio::select! {
             biased;
-            _ = stop.cancelled() => break,
+            _ = stop.cancelled() => {
+                d.abandon_due();
+                break;
+            }
             Some(done) = d.running.join_next(), if !d.running.is_empty() => d.returned(done),
             _ = tokio::time::sleep_until(next) => d.due(),
             _ = report.tick() => d.report(&load),
@@ -132,6 +139,15 @@ impl Driver {
             } else {
                 self.counts.dropped += 1;
             }
+        }
+    }
+
+    /// At a stop: the iterations that came due and were not yet taken count as scheduled
+    /// (never started), as those in the backlog do.
+    fn abandon_due(&mut self) {
+        let elapsed = self.start.elapsed();
+        while self.plan.schedule.pop_due(elapsed).is_some() {
+            self.counts.scheduled += 1;
         }
     }
 

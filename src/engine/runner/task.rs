@@ -316,13 +316,15 @@ impl Runner {
             self.host = order.host.clone();
         }
         self.begin_test_if_idle();
-        let now = wall_clock();
+        // The schedule's two clocks: epoch seconds for the records, the monotonic one to wait on.
+        let (now, start) = (wall_clock(), Instant::now());
         let schedule = RateSchedule::new(order.rate, now)
             .ok_or(RunnerError::InvalidArrivalRate(order.rate))?;
         self.setup.hub.open_begin(order.rate, now);
         self.active_classes = classes.iter().map(|(c, _)| c.clone()).collect();
         let plan = OpenPlan {
             schedule,
+            start,
             max_in_flight: order.max_in_flight,
             backlog: order.backlog_or_default(),
             classes,
