@@ -163,3 +163,115 @@ async fn the_models_exclude_each_other_and_bad_orders_are_refused() {
     r.start(1, 1.0, None, None).await.unwrap();
     r.stop().await;
 }
+
+static STARTS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+static STOPS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+async fn count_start(_u: &mut GooseUser) -> TransactionResult {
+    STARTS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    Ok(())
+}
+
+async fn count_stop(_u: &mut GooseUser) -> TransactionResult {
+    STOPS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    Ok(())
+}
+
+async fn quarter(_u: &mut GooseUser) -> TransactionResult {
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    Ok(())
+}
+
+/// 10/s, each iteration 250 ms: three users are enough and are reused, so on-start and
+/// on-stop run three times, not once per iteration.
+#[tokio::test(start_paused = true)]
+async fn users_are_reused_and_start_and_stop_once_each() {
+    use std::sync::atomic::Ordering::SeqCst;
+    let class = UserClass::new(
+        Scenario::new("Reused")
+            .register_transaction(transaction!(count_start).set_name("start").set_on_start())
+            .register_transaction(transaction!(quarter).set_name("quarter"))
+            .register_transaction(transaction!(count_stop).set_name("stop").set_on_stop()),
+    );
+    let hub = hub::spawn(0.0, "test".into());
+    let r = runner::spawn(RunnerSetup {
+        classes: select_classes(&[class], &[], None, None).unwrap(),
+        host: Some("http://127.0.0.1:9".into()),
+        stop_timeout: Duration::from_secs(1),
+        reset_stats_on_spawned: false,
+        hub: hub.clone(),
+        sessions: SessionFactory::new().unwrap(),
+    });
+    r.arrive(ArrivalOrder::new(10.0, 50)).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(2010)).await;
+    r.stop().await;
+    let c = counts(&hub).await;
+    assert_eq!((c.scheduled, c.started, c.late, c.dropped), (21, 21, 0, 0));
+    assert_eq!(STARTS.load(SeqCst), 3);
+    assert_eq!(STOPS.load(SeqCst), 3);
+    assert_eq!(r.status().final_class_counts.get("Reused"), Some(&3));
+}
+
+async fn tick_as(name: &'static str) -> TransactionResult {
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    skein_api::record(RequestRecord {
+        method: Cow::Borrowed("GET"),
+        name: Cow::Borrowed(name),
+        response_time_ms: Some(10.0),
+        content_length: 0,
+        failure: None,
+        timestamp: 0.0,
+        scheduled_at: None,
+    })
+    .await;
+    Ok(())
+}
+
+async fn tick_heavy(_u: &mut GooseUser) -> TransactionResult {
+    tick_as("heavy").await
+}
+
+async fn tick_light(_u: &mut GooseUser) -> TransactionResult {
+    tick_as("light").await
+}
+
+/// Two classes weighted 3:1 share the iterations exactly so, whatever the pool.
+#[tokio::test(start_paused = true)]
+async fn iterations_go_to_the_classes_by_weight() {
+    let class = |name: &'static str, weight, t: Transaction| {
+        UserClass::new(
+            Scenario::new(name)
+                .set_weight(weight)
+                .unwrap()
+                .register_transaction(t),
+        )
+    };
+    let heavy = class("Heavy", 3, transaction!(tick_heavy).set_name("tick"));
+    let light = class("Light", 1, transaction!(tick_light).set_name("tick"));
+    let hub = hub::spawn(0.0, "test".into());
+    let r = runner::spawn(RunnerSetup {
+        classes: select_classes(&[heavy, light], &[], None, None).unwrap(),
+        host: Some("http://127.0.0.1:9".into()),
+        stop_timeout: Duration::ZERO,
+        reset_stats_on_spawned: false,
+        hub: hub.clone(),
+        sessions: SessionFactory::new().unwrap(),
+    });
+    // One user for two classes: it is replaced whenever the other class is due.
+    r.arrive(ArrivalOrder::new(20.0, 1)).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(1990)).await;
+    r.stop().await;
+    let c = counts(&hub).await;
+    assert_eq!((c.scheduled, c.started, c.dropped), (40, 40, 0));
+    let s = r.status();
+    assert_eq!(s.state, crate::engine::RunState::Stopped);
+    assert!(s.peak_user_count <= 1, "{s:?}");
+    let per_name = hub
+        .read(|v| {
+            let n = |name| v.stats.get(name, "GET").map_or(0, |e| e.num_requests);
+            (n("heavy"), n("light"))
+        })
+        .await
+        .unwrap();
+    assert_eq!(per_name, (30, 10));
+}
