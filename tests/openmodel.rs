@@ -312,3 +312,28 @@ async fn a_bad_arrival_rate_exits_2() {
         "{stderr}"
     );
 }
+
+/// Not yet distributed: a master refuses the open model at once, before waiting for workers.
+#[tokio::test]
+async fn a_master_refuses_the_open_model_before_waiting_for_workers() {
+    let run = tokio::process::Command::new(env!("CARGO_BIN_EXE_skein"))
+        .args([
+            "--master",
+            "--master-bind-port",
+            "0",
+            "--headless",
+            "--arrival-rate",
+            "5",
+            "-t",
+            "1s",
+        ])
+        .kill_on_drop(true)
+        .output();
+    let out = tokio::time::timeout(Duration::from_secs(30), run)
+        .await
+        .expect("refused at once")
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("standalone only"), "{stderr}");
+}
