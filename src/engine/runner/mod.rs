@@ -14,6 +14,7 @@
 //! one driver task (see `super::open`) that it stops as it stops users.
 
 mod error;
+mod open;
 mod pool;
 mod task;
 #[cfg(test)]

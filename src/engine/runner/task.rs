@@ -6,53 +6,27 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::{mpsc, watch};
-use tokio::task::JoinHandle;
 use tokio::time::Instant;
-use tokio_util::sync::CancellationToken;
 
 use super::super::class::ClassPlan;
 use super::super::dispatch::{class_totals, ClassWeight, Dispatcher};
-use super::super::open::driver::{self, OpenLoad, OpenPlan};
-use super::super::open::{ArrivalOrder, ClassMix, RateSchedule, MAX_RATE};
 use super::super::wall_clock;
+use super::open::{open_event, OpenEvent, OpenRun};
 use super::pool::{base_url, check_host, kill_after, UserPool};
 use super::{Cmd, RunState, RunnerError, RunnerSetup, RunnerStatus, SpawnOrder};
 
 pub(super) struct Runner {
-    setup: RunnerSetup,
-    status: watch::Sender<RunnerStatus>,
-    pool: UserPool,
+    pub(super) setup: RunnerSetup,
+    pub(super) status: watch::Sender<RunnerStatus>,
+    pub(super) pool: UserPool,
     dispatcher: Option<Dispatcher>,
-    active_classes: Vec<Arc<ClassPlan>>,
+    pub(super) active_classes: Vec<Arc<ClassPlan>>,
     next_iteration: Option<Instant>,
-    host: Option<String>,
+    pub(super) host: Option<String>,
     /// Starts and spawns that came while stopping, run in order once stopped.
     deferred: VecDeque<Cmd>,
     /// The open model's driver, while it runs (stopping included).
-    open: Option<OpenRun>,
-}
-
-struct OpenRun {
-    stop: CancellationToken,
-    kill: CancellationToken,
-    task: JoinHandle<()>,
-    load: watch::Receiver<OpenLoad>,
-}
-
-enum OpenEvent {
-    Load,
-    Ended,
-}
-
-/// The next thing the open model's driver has to say; never, when none runs.
-async fn open_event(open: &mut Option<OpenRun>) -> OpenEvent {
-    let Some(o) = open.as_mut() else {
-        return std::future::pending().await;
-    };
-    tokio::select! {
-        _ = &mut o.task => OpenEvent::Ended,
-        Ok(()) = o.load.changed() => OpenEvent::Load,
-    }
+    pub(super) open: Option<OpenRun>,
 }
 
 impl Runner {
@@ -106,7 +80,7 @@ impl Runner {
         }
     }
 
-    fn state(&self) -> RunState {
+    pub(super) fn state(&self) -> RunState {
         self.status.borrow().state
     }
 
@@ -198,7 +172,7 @@ impl Runner {
 
     /// A new test starts from empty statistics, as Locust's runner.start and a worker's first
     /// spawn do (clear_all).
-    fn begin_test_if_idle(&mut self) {
+    pub(super) fn begin_test_if_idle(&mut self) {
         if !matches!(self.state(), RunState::Spawning | RunState::Running) {
             self.setup.hub.clear(wall_clock());
             self.status.send_modify(|s| s.peak_user_count = 0);
@@ -234,7 +208,7 @@ impl Runner {
     }
 
     /// The classes named (all of them for `None`); every name must be known.
-    fn wanted_classes(
+    pub(super) fn wanted_classes(
         &self,
         classes: Option<&[String]>,
     ) -> Result<Vec<Arc<ClassPlan>>, RunnerError> {
@@ -276,82 +250,6 @@ impl Runner {
                 base_url(order.host.as_ref().or(class.host.as_ref()))?;
             }
         }
-        Ok(())
-    }
-
-    /// Everything an open-model order refuses, checked before anything changes; gives the
-    /// classes with the URL their users are built on.
-    fn check_arrive(
-        &self,
-        order: &ArrivalOrder,
-    ) -> Result<Vec<(Arc<ClassPlan>, url::Url)>, RunnerError> {
-        if !(order.rate > 0.0 && order.rate <= MAX_RATE) {
-            return Err(RunnerError::InvalidArrivalRate(order.rate));
-        }
-        if order.max_in_flight == 0 {
-            return Err(RunnerError::InvalidMaxInFlight);
-        }
-        if matches!(self.state(), RunState::Spawning | RunState::Running) {
-            return Err(RunnerError::Busy);
-        }
-        if let Some(h) = &order.host {
-            check_host(h)?;
-        }
-        let host = order.host.as_ref().or(self.host.as_ref());
-        self.wanted_classes(order.classes.as_deref())?
-            .into_iter()
-            .map(|c| {
-                let url = base_url(host.or(c.host.as_ref()))?;
-                Ok((c, url))
-            })
-            .collect()
-    }
-
-    fn arrive(&mut self, order: ArrivalOrder) -> Result<(), RunnerError> {
-        let classes = self.check_arrive(&order)?;
-        let weights: Vec<f64> = classes.iter().map(|(c, _)| c.weight).collect();
-        let mix = ClassMix::new(&weights)
-            .ok_or_else(|| RunnerError::UnknownClass(order.classes.clone().unwrap_or_default()))?;
-        if order.host.is_some() {
-            self.host = order.host.clone();
-        }
-        self.begin_test_if_idle();
-        // The schedule's two clocks: epoch seconds for the records, the monotonic one to wait on.
-        let (now, start) = (wall_clock(), Instant::now());
-        let schedule = RateSchedule::new(order.rate, now)
-            .ok_or(RunnerError::InvalidArrivalRate(order.rate))?;
-        self.setup.hub.open_begin(order.rate, now);
-        self.active_classes = classes.iter().map(|(c, _)| c.clone()).collect();
-        let plan = OpenPlan {
-            schedule,
-            start,
-            max_in_flight: order.max_in_flight,
-            backlog: order.backlog_or_default(),
-            classes,
-            mix,
-            sessions: self.setup.sessions.clone(),
-            hub: self.setup.hub.clone(),
-        };
-        let (load_tx, load) = watch::channel(OpenLoad::default());
-        let stop = CancellationToken::new();
-        let kill = CancellationToken::new();
-        let task = tokio::spawn(driver::drive(plan, stop.clone(), kill.clone(), load_tx));
-        self.open = Some(OpenRun {
-            stop,
-            kill,
-            task,
-            load,
-        });
-        tracing::info!(
-            "Starting iterations at {} per second on at most {} virtual users",
-            order.rate,
-            order.max_in_flight
-        );
-        self.status.send_modify(|s| {
-            s.target = order.max_in_flight as u64;
-            s.spawn_rate = 0.0;
-        });
-        self.publish(Some(RunState::Running));
         Ok(())
     }
 
@@ -476,7 +374,7 @@ impl Runner {
         counts
     }
 
-    fn publish(&self, state: Option<RunState>) {
+    pub(super) fn publish(&self, state: Option<RunState>) {
         let counts = self.counts();
         // In the open model the user count is the users busy with an iteration, the load the
         // rate is putting on the pool.
