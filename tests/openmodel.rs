@@ -337,3 +337,61 @@ async fn a_master_refuses_the_open_model_before_waiting_for_workers() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("standalone only"), "{stderr}");
 }
+
+/// The web UI with `--autostart --arrival-rate`: the test runs in the open model and the
+/// user count is the virtual users busy (the pool of 3 is saturated by 20/s × 200 ms).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_web_ui_shows_the_virtual_users_in_use() {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    let svc = slow_service(200).await;
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_skein"))
+        .args([
+            "--web-host",
+            "127.0.0.1",
+            "-P",
+            "0",
+            "--autostart",
+            "--autoquit",
+            "0",
+        ])
+        .args(["--arrival-rate", "20", "--max-in-flight", "3", "-t", "3s"])
+        .args(["-H", &svc.base_url(), "ThroughputUser"])
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let port = tokio::time::timeout(Duration::from_secs(30), async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            if let Some(rest) = line
+                .split("Starting web interface at http://127.0.0.1:")
+                .nth(1)
+            {
+                return rest.trim().parse::<u16>().unwrap();
+            }
+        }
+        panic!("skein ended without starting its web interface");
+    })
+    .await
+    .expect("the web interface starts");
+    let drain = tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    // The load is published once a second.
+    tokio::time::sleep(Duration::from_millis(1600)).await;
+    let v: serde_json::Value = reqwest::get(format!("http://127.0.0.1:{port}/stats/requests"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["state"], "running", "{v}");
+    let users = v["user_count"].as_u64().unwrap();
+    assert!((1..=3).contains(&users), "{v}");
+    let status = tokio::time::timeout(Duration::from_secs(30), child.wait())
+        .await
+        .expect("autoquit ends skein")
+        .unwrap();
+    assert_eq!(status.code(), Some(0));
+    drain.await.unwrap();
+    svc.stop().await.unwrap();
+}
