@@ -4,7 +4,9 @@
 //! queue and never wait behind records. Everything that reads the
 //! statistics (console, CSV writer, web API, final report) runs a closure against its state on
 //! the hub's own task ([`HubHandle::read`]), so nothing is deep-copied to be read.
-//! It also logs, once per run each, that a table's cap was reached ([`StatsLimits`]).
+//! It also logs, once per run each, that a table's cap was reached ([`StatsLimits`]), and owns
+//! the open model's summary ([`OpenStats`]: every record with a scheduled start, and the
+//! driver's iteration counts, [`HubHandle::count_arrivals`]).
 //!
 //! The same hub serves the three roles ([`HubRole`]): a standalone run's table; a worker's,
 //! which hands its deltas to the master ([`HubHandle::take_report`], Locust's serialize and

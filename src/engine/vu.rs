@@ -4,7 +4,7 @@
 //! transactions run before its first iteration, its on-stop ones when it is finished.
 //!
 //! Nothing in it waits between iterations or decides when to stop: the closed model
-//! ([`super::user::UserTask`]) loops over it with the class's waits, the open model
+//! (`super::user::UserTask`) loops over it with the class's waits, the open model
 //! ([`super::open`]) starts its iterations on a schedule, possibly each in a different task (the
 //! user moves with its session). Cancelling is the caller's: dropping a running iteration
 //! interrupts it (a killed user), which costs the user its open connection but not its class.
