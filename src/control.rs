@@ -10,7 +10,9 @@ use std::sync::Arc;
 use futures::future::BoxFuture;
 use tokio::sync::{oneshot, watch};
 
-use crate::engine::{ClassPlan, HubHandle, RunnerHandle, RunnerStatus, StatsReader, StatsView};
+use crate::engine::{
+    ArrivalOrder, ClassPlan, HubHandle, RunnerHandle, RunnerStatus, StatsReader, StatsView,
+};
 
 /// One worker as a master sees it (`/stats/requests`' `workers`, the page's Workers tab).
 #[derive(Debug, Clone, PartialEq)]
@@ -70,6 +72,14 @@ pub trait RunControl: Send + Sync + 'static {
         host: Option<String>,
         classes: Option<Vec<String>>,
     ) -> BoxFuture<'_, Result<(), String>>;
+    /// Starts an open-model test (`--arrival-rate`). Only a standalone run has one: a master
+    /// answers that it cannot (yet) split a rate across its workers.
+    fn arrive(&self, order: ArrivalOrder) -> BoxFuture<'_, Result<(), String>> {
+        let _ = order;
+        Box::pin(async {
+            Err("--arrival-rate runs standalone only: a distributed run cannot split a rate across workers yet".to_string())
+        })
+    }
     /// Stops every user; returns once they have ended (their records are then queued).
     fn stop(&self) -> BoxFuture<'_, ()>;
     /// The hub that holds the run's statistics (a master's merges its workers' reports).
@@ -167,6 +177,10 @@ impl RunControl for LocalRun {
                 .await
                 .map_err(|e| e.to_string())
         })
+    }
+
+    fn arrive(&self, order: ArrivalOrder) -> BoxFuture<'_, Result<(), String>> {
+        Box::pin(async move { self.runner.arrive(order).await.map_err(|e| e.to_string()) })
     }
 
     fn stop(&self) -> BoxFuture<'_, ()> {

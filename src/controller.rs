@@ -29,6 +29,9 @@ pub struct RunInfo {
     pub autoquit: Option<(u64, CancellationToken)>,
     /// `--check`: evaluated live for `/stats/requests` and the report.
     pub checks: Vec<Check>,
+    /// `--arrival-rate`: a swarm starts the open model at this rate (the form's user count
+    /// and spawn rate do not apply; its host and classes do).
+    pub open_model: Option<crate::config::OpenModel>,
 }
 
 pub struct Controller {
@@ -70,10 +73,12 @@ impl Controller {
         }
         let stats = RequestStats::new(wall_clock());
         let exceptions = Exceptions::default();
+        let open = crate::stats::OpenStats::new(1, 0.0);
         f(&StatsView {
             stats: &stats,
             exceptions: &exceptions,
             history: &[],
+            open: &open,
         })
     }
 }
@@ -81,15 +86,26 @@ impl Controller {
 impl web::Backend for Controller {
     fn swarm(&self, req: SwarmRequest) -> BoxFuture<'_, Result<(), String>> {
         Box::pin(async move {
-            self.run
-                .start(
-                    req.user_count,
-                    req.spawn_rate,
-                    req.host.clone(),
-                    req.user_classes.clone(),
-                )
-                .await
-                .map_err(|e| e.to_string())?;
+            match self.info.open_model {
+                Some(open) => {
+                    let order = crate::engine::ArrivalOrder {
+                        host: req.host.clone(),
+                        classes: req.user_classes.clone(),
+                        ..crate::engine::ArrivalOrder::new(open.rate, open.max_in_flight)
+                    };
+                    self.run.arrive(order).await?;
+                }
+                None => self
+                    .run
+                    .start(
+                        req.user_count,
+                        req.spawn_rate,
+                        req.host.clone(),
+                        req.user_classes.clone(),
+                    )
+                    .await
+                    .map_err(|e| e.to_string())?,
+            }
             // Locust ignores a zero run time (`if run_time:`).
             let timer = req.run_time.filter(|t| !t.is_zero()).map(|t| {
                 let token = CancellationToken::new();

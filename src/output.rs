@@ -245,6 +245,9 @@ pub struct OutputPaths {
     pub html: Option<String>,
     /// `--json-file NAME` as `NAME.json`.
     pub json_file: Option<PathBuf>,
+    /// `--json-file NAME` with `--arrival-rate`: the open model's summary in `NAME_open.json`
+    /// (Locust's `NAME.json` keeps its exact shape).
+    pub open_json_file: Option<PathBuf>,
 }
 
 /// Refuses a run whose `--html`, `--json-file` or `--csv` files cannot be written, so an
@@ -256,16 +259,30 @@ pub fn check_outputs(s: &Settings) -> Result<OutputPaths, OutputCheckError> {
         p.push(".json");
         PathBuf::from(p)
     });
+    let open_json_file = s
+        .json_file
+        .as_ref()
+        .filter(|_| s.open_model.is_some())
+        .map(|p| {
+            let mut p = p.clone().into_os_string();
+            p.push("_open.json");
+            PathBuf::from(p)
+        });
     let mut paths: Vec<PathBuf> = Vec::new();
     paths.extend(html.iter().map(PathBuf::from));
     paths.extend(json_file.iter().cloned());
+    paths.extend(open_json_file.iter().cloned());
     if let Some(prefix) = &s.csv_prefix {
         paths.push(path(prefix, "stats"));
     }
     for p in paths {
         check_writable(&p).map_err(|source| OutputCheckError { path: p, source })?;
     }
-    Ok(OutputPaths { html, json_file })
+    Ok(OutputPaths {
+        html,
+        json_file,
+        open_json_file,
+    })
 }
 
 /// `--html FILE` with Locust's `{u}`, `{r}` and `{t}` (ints when whole).

@@ -83,6 +83,13 @@ impl Run {
             ));
         }
         if let Role::Master { .. } = settings.cluster.role {
+            if settings.open_model.is_some() {
+                // Refused before waiting for workers: a master cannot split a rate yet.
+                return Err(exit(
+                    EXIT_STARTUP,
+                    "--arrival-rate runs standalone only: a distributed run cannot split a rate across workers yet",
+                ));
+            }
             // The workers run the users (and, without -H, their own reference services).
             let parts = cluster::setup_master(&settings, &classes).await?;
             let control: Arc<dyn RunControl> = parts.control.clone();
@@ -149,7 +156,13 @@ async fn choose_host(
     if classes.iter().all(|c| c.host.is_some()) {
         return Ok((None, None));
     }
-    let local = classifier::spawn_local()
+    let delay = match std::env::var(classifier::DELAY_ENV) {
+        Ok(v) => classifier::parse_delay_ms(&v)
+            .map_err(|e| exit(2, format!("{}: {e}", classifier::DELAY_ENV)))?,
+        Err(_) => std::time::Duration::ZERO,
+    };
+    let state = classifier::ClassifierState::new().with_delay(delay);
+    let local = classifier::spawn_local_state(state, classifier::ServeOptions::default())
         .await
         .context("could not start the reference classifier service")?;
     let host = format!("http://{}", local.addr);
@@ -182,9 +195,19 @@ pub async fn run_headless(run: Run, shutdown: CancellationToken) -> Result<i32> 
         let outputs_ok = outputs.finish().await;
         return finish(&run, &paths, outputs_ok).await;
     }
-    let users = s.users.unwrap_or(1);
-    let rate = s.spawn_rate.unwrap_or(1.0);
-    if let Err(e) = run.control.start(users, rate, None, None).await {
+    let started = match s.open_model {
+        Some(open) => {
+            run.control
+                .arrive(engine::ArrivalOrder::new(open.rate, open.max_in_flight))
+                .await
+        }
+        None => {
+            let users = s.users.unwrap_or(1);
+            let rate = s.spawn_rate.unwrap_or(1.0);
+            run.control.start(users, rate, None, None).await
+        }
+    };
+    if let Err(e) = started {
         let _ = outputs.finish().await;
         return Err(exit(EXIT_STARTUP, e.to_string()));
     }
@@ -239,11 +262,14 @@ pub async fn finish(run: &Run, paths: &output::OutputPaths, outputs_ok: bool) ->
                 json: report::json::entries_json(v.stats),
                 failed: !v.stats.errors_in_order().is_empty() || !v.exceptions.is_empty(),
                 summary: format!(
-                    "{}{}{}",
+                    "{}{}{}{}",
                     report::console::stats_table(v.stats, false),
                     report::console::percentiles_table(v.stats),
-                    report::console::error_report(v.stats)
+                    report::console::error_report(v.stats),
+                    report::open::summary(v.open).unwrap_or_default()
                 ),
+                open_json: report::open::summary_json(v.open)
+                    .map(|j| report::json::dumps(&j, Some(4))),
                 checks,
             }
         })
@@ -260,6 +286,12 @@ pub async fn finish(run: &Run, paths: &output::OutputPaths, outputs_ok: bool) ->
     // code can say whether it failed.
     if let Some(p) = &paths.json_file {
         if let Err(e) = std::fs::write(p, &json) {
+            tracing::error!("cannot write {}: {e}", p.display());
+            outputs_ok = false;
+        }
+    }
+    if let (Some(p), Some(text)) = (&paths.open_json_file, &end.open_json) {
+        if let Err(e) = std::fs::write(p, text) {
             tracing::error!("cannot write {}: {e}", p.display());
             outputs_ok = false;
         }
@@ -333,6 +365,8 @@ async fn end_users(run: &Run) {
 struct FinalTexts {
     html: Option<String>,
     json: String,
+    /// The open model's summary as JSON, in an open-model run.
+    open_json: Option<String>,
     failed: bool,
     summary: String,
     checks: Vec<checks::CheckResult>,
@@ -422,6 +456,7 @@ pub async fn run_web(run: Run, shutdown: CancellationToken) -> Result<i32> {
             csv_history_path,
             autoquit: s.web.autoquit.map(|after| (after, shutdown.clone())),
             checks: s.checks.clone(),
+            open_model: s.open_model,
         },
     );
     let options = WebOptions {

@@ -4,7 +4,9 @@
 //! queue and never wait behind records. Everything that reads the
 //! statistics (console, CSV writer, web API, final report) runs a closure against its state on
 //! the hub's own task ([`HubHandle::read`]), so nothing is deep-copied to be read.
-//! It also logs, once per run each, that a table's cap was reached ([`StatsLimits`]).
+//! It also logs, once per run each, that a table's cap was reached ([`StatsLimits`]), and owns
+//! the open model's summary ([`OpenStats`]: every record with a scheduled start, and the
+//! driver's iteration counts, [`HubHandle::count_arrivals`]).
 //!
 //! The same hub serves the three roles ([`HubRole`]): a standalone run's table; a worker's,
 //! which hands its deltas to the master ([`HubHandle::take_report`], Locust's serialize and
@@ -16,7 +18,10 @@ use std::sync::Arc;
 use skein_api::{RecordFuture, RequestRecord, RequestSink};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::stats::{Exceptions, HistoryPoint, Overflowed, RequestStats, StatsLimits, StatsReport};
+use crate::stats::{
+    ArrivalCounts, Exceptions, HistoryPoint, OpenStats, Overflowed, RequestStats, StatsLimits,
+    StatsReport,
+};
 
 /// Which process the hub's table belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,6 +41,8 @@ pub struct StatsView<'a> {
     pub stats: &'a RequestStats,
     pub exceptions: &'a Exceptions,
     pub history: &'a [HistoryPoint],
+    /// The open model's summary (inactive in a closed-model run).
+    pub open: &'a OpenStats,
 }
 
 /// A read run on the hub's task; it sends its own result back (see [`HubHandle::read`]).
@@ -80,6 +87,14 @@ enum Control {
     Sample {
         now: f64,
         user_count: u64,
+    },
+    OpenBegin {
+        rate: f64,
+        now: f64,
+    },
+    Arrivals {
+        delta: ArrivalCounts,
+        now: f64,
     },
     Read(StatsReader),
 }
@@ -175,6 +190,16 @@ impl HubHandle {
         let _ = self.control.send(Control::Clear { now });
     }
 
+    /// An open-model run begins at `rate` iterations per second: its summary starts empty.
+    pub fn open_begin(&self, rate: f64, now: f64) {
+        let _ = self.control.send(Control::OpenBegin { rate, now });
+    }
+
+    /// The open-model driver's iteration counts since its last report, made at `now`.
+    pub fn count_arrivals(&self, delta: ArrivalCounts, now: f64) {
+        let _ = self.control.send(Control::Arrivals { delta, now });
+    }
+
     pub fn sample_history(&self, now: f64, user_count: u64) {
         let _ = self.control.send(Control::Sample { now, user_count });
     }
@@ -232,6 +257,7 @@ pub fn spawn_queued(
         stats: RequestStats::with_limits(role != HubRole::Worker, limits, now),
         exceptions: Exceptions::default(),
         history: Vec::new(),
+        open: OpenStats::new(limits.max_request_names, now),
         warned: Overflowed::default(),
         node,
         pending_exceptions: (role == HubRole::Worker).then(Vec::new),
@@ -270,6 +296,7 @@ struct Hub {
     stats: RequestStats,
     exceptions: Exceptions,
     history: Vec<HistoryPoint>,
+    open: OpenStats,
     warned: Overflowed,
     node: String,
     /// A worker's exceptions not yet sent to the master (`None` unless a worker).
@@ -281,6 +308,7 @@ impl Hub {
         match i {
             Ingest::Request(r) => {
                 self.stats.log(&r);
+                self.open.log(&r);
                 warn_overflow_once(&self.stats, &mut self.warned);
             }
             Ingest::Exception {
@@ -315,11 +343,13 @@ impl Hub {
             }
             Control::Reset { now } => {
                 self.stats.reset_all(now);
+                self.open.reset(now);
                 self.exceptions.clear();
                 self.history.clear();
             }
             Control::Clear { now } => {
                 self.stats.clear_all(now);
+                self.open.clear(now);
                 self.exceptions.clear();
                 self.history.clear();
             }
@@ -327,10 +357,13 @@ impl Hub {
                 self.history
                     .push(HistoryPoint::sample(&self.stats, now, user_count))
             }
+            Control::OpenBegin { rate, now } => self.open.begin(rate, now),
+            Control::Arrivals { delta, now } => self.open.count(delta, now),
             Control::Read(f) => f(&StatsView {
                 stats: &self.stats,
                 exceptions: &self.exceptions,
                 history: &self.history,
+                open: &self.open,
             }),
         }
     }

@@ -5,5 +5,6 @@
 pub mod console;
 pub mod csv;
 pub mod json;
+pub mod open;
 pub mod page;
 pub mod web;

@@ -11,19 +11,22 @@ use tokio::time::Instant;
 use super::super::class::ClassPlan;
 use super::super::dispatch::{class_totals, ClassWeight, Dispatcher};
 use super::super::wall_clock;
-use super::pool::{base_url, check_host, UserPool};
+use super::open::{open_event, OpenEvent, OpenRun};
+use super::pool::{base_url, check_host, kill_after, UserPool};
 use super::{Cmd, RunState, RunnerError, RunnerSetup, RunnerStatus, SpawnOrder};
 
 pub(super) struct Runner {
-    setup: RunnerSetup,
-    status: watch::Sender<RunnerStatus>,
-    pool: UserPool,
+    pub(super) setup: RunnerSetup,
+    pub(super) status: watch::Sender<RunnerStatus>,
+    pub(super) pool: UserPool,
     dispatcher: Option<Dispatcher>,
-    active_classes: Vec<Arc<ClassPlan>>,
+    pub(super) active_classes: Vec<Arc<ClassPlan>>,
     next_iteration: Option<Instant>,
-    host: Option<String>,
+    pub(super) host: Option<String>,
     /// Starts and spawns that came while stopping, run in order once stopped.
     deferred: VecDeque<Cmd>,
+    /// The open model's driver, while it runs (stopping included).
+    pub(super) open: Option<OpenRun>,
 }
 
 impl Runner {
@@ -42,6 +45,7 @@ impl Runner {
             dispatcher: None,
             next_iteration: None,
             deferred: VecDeque::new(),
+            open: None,
         }
     }
 
@@ -54,24 +58,41 @@ impl Runner {
                     None => break,
                 },
                 _ = sleep_until(next), if next.is_some() => self.iterate(),
-                Some(()) = self.pool.reap(), if !self.pool.is_empty() => {
-                    if self.pool.is_empty() && self.state() == RunState::Stopping {
-                        self.finish_stop();
+                Some(()) = self.pool.reap(), if !self.pool.is_empty() => self.finish_if_drained(),
+                event = open_event(&mut self.open) => match event {
+                    OpenEvent::Load => self.publish(None),
+                    OpenEvent::Ended => {
+                        self.open = None;
+                        self.finish_if_drained();
                     }
-                }
+                },
             }
         }
         // Every handle is gone: nobody can ask for anything more, so waiting here blocks no one.
         self.begin_stop();
         self.cancel_deferred();
         while self.pool.reap().await.is_some() {}
+        if let Some(o) = self.open.take() {
+            let _ = o.task.await;
+        }
         if self.state() == RunState::Stopping {
             self.finish_stop();
         }
     }
 
-    fn state(&self) -> RunState {
+    pub(super) fn state(&self) -> RunState {
         self.status.borrow().state
+    }
+
+    /// Nothing is left running.
+    fn drained(&self) -> bool {
+        self.pool.is_empty() && self.open.is_none()
+    }
+
+    fn finish_if_drained(&mut self) {
+        if self.drained() && self.state() == RunState::Stopping {
+            self.finish_stop();
+        }
     }
 
     fn handle(&mut self, cmd: Cmd) {
@@ -103,6 +124,16 @@ impl Runner {
                     self.deferred.push_back(Cmd::Spawn { order, reply });
                 }
             }
+            Cmd::Arrive { order, reply } if self.state() == RunState::Stopping => {
+                if let Err(e) = self.check_arrive(&order) {
+                    let _ = reply.send(Err(e));
+                } else {
+                    self.deferred.push_back(Cmd::Arrive { order, reply });
+                }
+            }
+            Cmd::Arrive { order, reply } => {
+                let _ = reply.send(self.arrive(order));
+            }
             Cmd::Start {
                 users,
                 rate,
@@ -126,7 +157,7 @@ impl Runner {
     fn cancel_deferred(&mut self) {
         for cmd in self.deferred.drain(..) {
             match cmd {
-                Cmd::Start { reply, .. } => {
+                Cmd::Start { reply, .. } | Cmd::Arrive { reply, .. } => {
                     let _ = reply.send(Err(RunnerError::Cancelled));
                 }
                 Cmd::Spawn { reply, .. } => {
@@ -141,7 +172,7 @@ impl Runner {
 
     /// A new test starts from empty statistics, as Locust's runner.start and a worker's first
     /// spawn do (clear_all).
-    fn begin_test_if_idle(&mut self) {
+    pub(super) fn begin_test_if_idle(&mut self) {
         if !matches!(self.state(), RunState::Spawning | RunState::Running) {
             self.setup.hub.clear(wall_clock());
             self.status.send_modify(|s| s.peak_user_count = 0);
@@ -159,7 +190,29 @@ impl Runner {
         if !(rate > 0.0 && rate.is_finite()) {
             return Err(RunnerError::InvalidSpawnRate(rate));
         }
-        let wanted: Vec<Arc<ClassPlan>> = match classes {
+        self.check_model_free()?;
+        let wanted = self.wanted_classes(classes)?;
+        if let Some(h) = host {
+            check_host(h)?;
+        }
+        Ok(wanted)
+    }
+
+    /// The open model and the closed one do not run at once (a stop that is draining the
+    /// other is waited for, as any start after a stop).
+    fn check_model_free(&self) -> Result<(), RunnerError> {
+        if self.open.is_some() && self.state() != RunState::Stopping {
+            return Err(RunnerError::Busy);
+        }
+        Ok(())
+    }
+
+    /// The classes named (all of them for `None`); every name must be known.
+    pub(super) fn wanted_classes(
+        &self,
+        classes: Option<&[String]>,
+    ) -> Result<Vec<Arc<ClassPlan>>, RunnerError> {
+        Ok(match classes {
             Some(names) => {
                 let chosen: Vec<_> = self
                     .setup
@@ -174,15 +227,12 @@ impl Runner {
                 chosen
             }
             None => self.setup.classes.clone(),
-        };
-        if let Some(h) = host {
-            check_host(h)?;
-        }
-        Ok(wanted)
+        })
     }
 
     /// Everything a spawn refuses: unknown classes, a bad host, a class that would have none.
     fn check_spawn(&self, order: &SpawnOrder) -> Result<(), RunnerError> {
+        self.check_model_free()?;
         let unknown: Vec<String> = order
             .counts
             .keys()
@@ -313,14 +363,28 @@ impl Runner {
         }
     }
 
-    fn publish(&self, state: Option<RunState>) {
-        let counts = self.pool.counts();
+    /// Users per class: the closed model's, or the open model's virtual users.
+    fn counts(&self) -> BTreeMap<String, u64> {
+        let mut counts = self.pool.counts();
+        if let Some(o) = &self.open {
+            for (name, n) in &o.load.borrow().per_class {
+                *counts.entry(name.clone()).or_default() += n;
+            }
+        }
+        counts
+    }
+
+    pub(super) fn publish(&self, state: Option<RunState>) {
+        let counts = self.counts();
+        // In the open model the user count is the users busy with an iteration, the load the
+        // rate is putting on the pool.
+        let in_use = self.open.as_ref().map(|o| o.load.borrow().in_use);
         let host = self.host.clone();
         self.status.send_modify(|s| {
             if let Some(st) = state {
                 s.state = st;
             }
-            s.user_count = counts.values().sum();
+            s.user_count = in_use.unwrap_or_else(|| counts.values().sum());
             s.peak_user_count = s.peak_user_count.max(s.user_count);
             s.class_counts = counts;
             s.host = host;
@@ -331,11 +395,11 @@ impl Runner {
     fn begin_stop(&mut self) {
         let state = self.state();
         if state == RunState::Stopping
-            || (matches!(state, RunState::Ready | RunState::Stopped) && self.pool.is_empty())
+            || (matches!(state, RunState::Ready | RunState::Stopped) && self.drained())
         {
             return;
         }
-        let last_counts = self.pool.counts();
+        let last_counts = self.counts();
         self.status
             .send_modify(|s| s.final_class_counts = last_counts);
         // The status keeps the counts of the test that is stopping until it has stopped.
@@ -343,7 +407,11 @@ impl Runner {
         self.next_iteration = None;
         self.dispatcher = None;
         let _ = self.pool.apply(&BTreeMap::new(), self.host.as_ref());
-        if self.pool.is_empty() {
+        if let Some(o) = &self.open {
+            o.stop.cancel();
+            kill_after(o.kill.clone(), self.pool.stop_timeout);
+        }
+        if self.drained() {
             self.finish_stop();
         }
     }
