@@ -67,10 +67,12 @@ impl Controller {
         }
         let stats = RequestStats::new(wall_clock());
         let exceptions = Exceptions::default();
+        let open = crate::stats::OpenStats::new(1, 0.0);
         f(&StatsView {
             stats: &stats,
             exceptions: &exceptions,
             history: &[],
+            open: &open,
         })
     }
 }

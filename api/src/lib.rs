@@ -23,6 +23,7 @@ pub use multipart::Multipart;
 pub use pyerr::str_repr;
 pub use record::{
     epoch_seconds, record, with_sink, Failure, RecordFuture, RequestRecord, RequestSink,
+    UserContext,
 };
 pub use request::{Request, Response};
 pub use session::tls_config;

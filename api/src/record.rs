@@ -52,6 +52,10 @@ pub struct RequestRecord {
     pub failure: Option<Failure>,
     /// Wall-clock completion time, epoch seconds.
     pub timestamp: f64,
+    /// When the iteration that made the request was scheduled to start (epoch seconds): set in
+    /// the open model (see [`UserContext::run`]), `None` in the closed model. The open model's
+    /// corrected latency runs from it to `timestamp`.
+    pub scheduled_at: Option<f64>,
 }
 
 /// What [`RequestSink::record`] returns: done once the sink has taken the record.
@@ -69,6 +73,7 @@ pub trait RequestSink: Send + Sync {
 struct UserScope {
     sink: Arc<dyn RequestSink>,
     session: Cell<Option<Box<Session>>>,
+    scheduled_at: Option<f64>,
 }
 
 tokio::task_local! {
@@ -83,19 +88,61 @@ pub async fn with_sink<F: Future>(sink: Arc<dyn RequestSink>, fut: F) -> F::Outp
         UserScope {
             sink,
             session: Cell::new(None),
+            scheduled_at: None,
         },
         fut,
     )
     .await
 }
 
+/// One user's scope that outlives a task: where its requests go and its HTTP session
+/// (keep-alive connection and cookies). [`with_sink`] ties the session to one future; a
+/// `UserContext` keeps it between futures, so a virtual user whose iterations run in different
+/// tasks (the open model) keeps its connection and cookies.
+pub struct UserContext {
+    sink: Arc<dyn RequestSink>,
+    session: Option<Box<Session>>,
+}
+
+impl UserContext {
+    pub fn new(sink: Arc<dyn RequestSink>) -> Self {
+        UserContext {
+            sink,
+            session: None,
+        }
+    }
+
+    /// Runs `fut` as this user, as [`with_sink`] does, with the session this context holds; the
+    /// session comes back to the context when `fut` ends. Requests made in it carry
+    /// `scheduled_at` in their records. If the returned future is dropped before `fut` ends
+    /// (a killed user) the session goes with it and the next run opens a new one.
+    pub async fn run<F: Future>(&mut self, scheduled_at: Option<f64>, fut: F) -> F::Output {
+        let scope = UserScope {
+            sink: self.sink.clone(),
+            session: Cell::new(self.session.take()),
+            scheduled_at,
+        };
+        let mut scoped = std::pin::pin!(USER.scope(scope, fut));
+        let out = (&mut scoped).await;
+        self.session = scoped.as_mut().take_value().and_then(|s| s.session.take());
+        out
+    }
+
+    /// Whether the context holds a session (one request has run and kept its connection or
+    /// cookies); for tests of the session's survival.
+    pub fn has_session(&self) -> bool {
+        self.session.is_some()
+    }
+}
+
 /// Reports a request made by other means (a custom protocol, a request timed by hand); waits
 /// while the engine's statistics queue is full. Outside [`with_sink`] the record is dropped: a
 /// scenario run outside the engine has no statistics.
-pub async fn record(record: RequestRecord) {
-    let Ok(sink) = USER.try_with(|u| u.sink.clone()) else {
+pub async fn record(mut record: RequestRecord) {
+    let Ok((sink, scheduled_at)) = USER.try_with(|u| (u.sink.clone(), u.scheduled_at)) else {
         return;
     };
+    record.scheduled_at = record.scheduled_at.or(scheduled_at);
     sink.record(record).await;
 }
 

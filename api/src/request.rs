@@ -450,6 +450,7 @@ async fn finish(
         content_length,
         failure: response.failure.clone(),
         timestamp: epoch_seconds(),
+        scheduled_at: None,
     })
     .await;
     response

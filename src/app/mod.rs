@@ -146,7 +146,13 @@ async fn choose_host(
     if classes.iter().all(|c| c.host.is_some()) {
         return Ok((None, None));
     }
-    let local = classifier::spawn_local()
+    let delay = match std::env::var(classifier::DELAY_ENV) {
+        Ok(v) => classifier::parse_delay_ms(&v)
+            .map_err(|e| exit(2, format!("{}: {e}", classifier::DELAY_ENV)))?,
+        Err(_) => std::time::Duration::ZERO,
+    };
+    let state = classifier::ClassifierState::new().with_delay(delay);
+    let local = classifier::spawn_local_state(state, classifier::ServeOptions::default())
         .await
         .context("could not start the reference classifier service")?;
     let host = format!("http://{}", local.addr);

@@ -24,6 +24,11 @@ struct Args {
     /// Address to listen on.
     #[arg(long, env = "SKEIN_CLASSIFIER_BIND", default_value = "127.0.0.1:8000")]
     bind: SocketAddr,
+
+    /// Milliseconds added before every answer, without blocking (a slow target on demand).
+    #[arg(long = "delay-ms", env = "SKEIN_CLASSIFIER_DELAY_MS", value_name = "MS",
+          default_value = "0", value_parser = classifier::parse_delay_ms)]
+    delay_ms: std::time::Duration,
 }
 
 #[tokio::main]
@@ -34,9 +39,13 @@ async fn main() -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {}", args.bind))?;
     let addr = listener.local_addr().context("no local address")?;
     println!("skein-classifier listening on http://{addr}");
-    classifier::serve(listener, ClassifierState::new(), stop_signal())
-        .await
-        .context("server failed")?;
+    classifier::serve(
+        listener,
+        ClassifierState::new().with_delay(args.delay_ms),
+        stop_signal(),
+    )
+    .await
+    .context("server failed")?;
     println!("skein-classifier stopped");
     Ok(())
 }

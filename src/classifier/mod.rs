@@ -39,6 +39,9 @@ pub struct ClassifierState {
     /// requests queue (latency grows with load) instead of each holding a decoded image in
     /// memory on its own blocking thread.
     pub(crate) decode_slots: Arc<tokio::sync::Semaphore>,
+    /// Added before every answer (but `/_skein/counts`'s), without holding a thread: a slow
+    /// target on demand, for the open model's tests and demonstrations (`--delay-ms`).
+    pub delay: std::time::Duration,
 }
 
 impl ClassifierState {
@@ -52,7 +55,28 @@ impl ClassifierState {
             counters,
             model: Arc::new(ModelInfo::get()),
             decode_slots: Arc::new(tokio::sync::Semaphore::new(cpus * 2)),
+            delay: std::time::Duration::ZERO,
         }
+    }
+
+    /// The same service answering `delay` later.
+    pub fn with_delay(mut self, delay: std::time::Duration) -> Self {
+        self.delay = delay;
+        self
+    }
+}
+
+/// The environment variable that slows the embedded service (started when no `--host` is
+/// given) by that many milliseconds per answer, as `skein-classifier --delay-ms` does.
+pub const DELAY_ENV: &str = "SKEIN_CLASSIFIER_DELAY_MS";
+
+/// A delay in whole milliseconds, as `--delay-ms` and [`DELAY_ENV`] take it (at most an hour).
+pub fn parse_delay_ms(s: &str) -> Result<std::time::Duration, String> {
+    match s.trim().parse::<u64>() {
+        Ok(ms) if ms <= 3_600_000 => Ok(std::time::Duration::from_millis(ms)),
+        _ => Err(format!(
+            "invalid delay {s:?}: a whole number of milliseconds from 0 to 3600000"
+        )),
     }
 }
 
@@ -115,9 +139,16 @@ pub async fn spawn_local() -> std::io::Result<LocalClassifier> {
 
 /// [`spawn_local`] with `options` (tests use a short idle timeout).
 pub async fn spawn_local_with(options: ServeOptions) -> std::io::Result<LocalClassifier> {
+    spawn_local_state(ClassifierState::new(), options).await
+}
+
+/// [`spawn_local_with`] serving `state` (a delayed service, shared counters).
+pub async fn spawn_local_state(
+    state: ClassifierState,
+    options: ServeOptions,
+) -> std::io::Result<LocalClassifier> {
     let listener = TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0)).await?;
     let addr = listener.local_addr()?;
-    let state = ClassifierState::new();
     let counters = state.counters.clone();
     let shutdown = CancellationToken::new();
     let stop = shutdown.clone();

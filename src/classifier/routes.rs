@@ -63,6 +63,9 @@ async fn count(State(state): State<ClassifierState>, req: Request, next: Next) -
         .copied()
         .unwrap_or(UNMATCHED_ROUTE);
     let method = req.method().clone();
+    if !state.delay.is_zero() {
+        tokio::time::sleep(state.delay).await;
+    }
     let response = next.run(req).await;
     state
         .counters

@@ -398,3 +398,33 @@ async fn concurrent_classifications_queue_and_all_succeed() {
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
     assert_eq!(state.decode_slots.available_permits(), cpus * 2);
 }
+
+/// `--delay-ms`: every answer comes that much later, and concurrent requests wait together
+/// (a timer, not a thread), so ten at once take one delay, not ten.
+#[tokio::test(start_paused = true)]
+async fn a_delayed_service_answers_later_without_serialising_requests() {
+    let app = router(ClassifierState::new().with_delay(std::time::Duration::from_millis(250)));
+    let t0 = tokio::time::Instant::now();
+    let calls = (0..10).map(|_| {
+        app.clone()
+            .oneshot(Request::get("/api/v1/health").body(Body::empty()).unwrap())
+    });
+    for r in futures::future::join_all(calls).await {
+        assert_eq!(r.unwrap().status(), StatusCode::OK);
+    }
+    let took = t0.elapsed();
+    assert!(took >= std::time::Duration::from_millis(250), "{took:?}");
+    assert!(took < std::time::Duration::from_millis(500), "{took:?}");
+}
+
+#[test]
+fn delays_parse_as_whole_milliseconds() {
+    assert_eq!(
+        parse_delay_ms("40"),
+        Ok(std::time::Duration::from_millis(40))
+    );
+    assert_eq!(parse_delay_ms("0"), Ok(std::time::Duration::ZERO));
+    for bad in ["-1", "1.5", "x", "3600001"] {
+        assert!(parse_delay_ms(bad).is_err(), "{bad}");
+    }
+}

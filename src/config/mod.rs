@@ -34,7 +34,7 @@ pub use error::{
     GAVE_UP_WAITING, MASTER_WITH_PROCESSES, MASTER_WITH_WORKER,
 };
 pub use raw::{LogLevel, RawArgs, WebAuth, VERSION};
-pub use settings::{Settings, WebSettings};
+pub use settings::{OpenModel, Settings, WebSettings};
 pub use timespan::{parse_timespan, TimespanError, TIMESPAN_FORMATS};
 
 use file::{ConfEntry, ConfValue};

@@ -98,6 +98,18 @@ pub struct RawArgs {
           value_parser = parse_spawn_rate, allow_hyphen_values = true, help_heading = COMMON)]
     pub spawn_rate: Option<f64>,
 
+    /// Open model: start this many iterations per second whatever the response times (k6's
+    /// constant-arrival-rate), instead of looping -u users (skein only)
+    #[arg(long = "arrival-rate", value_name = "RATE", value_parser = parse_arrival_rate,
+          allow_hyphen_values = true, help_heading = COMMON)]
+    pub arrival_rate: Option<f64>,
+
+    /// Open model: at most this many virtual users run iterations at once (default: -u if
+    /// given, else 100); a due iteration waits when all are busy (skein only)
+    #[arg(long = "max-in-flight", value_name = "N", value_parser = parse_max_in_flight,
+          allow_hyphen_values = true, help_heading = COMMON)]
+    pub max_in_flight: Option<usize>,
+
     /// Stop after the specified amount of time, e.g. (300s, 20m, 3h, 1h30m, etc.)
     #[arg(short = 't', long = "run-time", value_name = "TIME",
           value_parser = parse_timespan_value, allow_negative_numbers = true, help_heading = COMMON)]
@@ -334,6 +346,18 @@ pub(crate) const SOURCES: &[Source] = &[
         Kind::Value,
     ),
     src("run_time", "run-time", Some("LOCUST_RUN_TIME"), Kind::Value),
+    src(
+        "arrival_rate",
+        "arrival-rate",
+        Some("LOCUST_ARRIVAL_RATE"),
+        Kind::Value,
+    ),
+    src(
+        "max_in_flight",
+        "max-in-flight",
+        Some("LOCUST_MAX_IN_FLIGHT"),
+        Kind::Value,
+    ),
     src("list", "list", None, Kind::Flag),
     src("headless", "headless", Some("LOCUST_HEADLESS"), Kind::Flag),
     src(
@@ -529,6 +553,22 @@ fn parse_spawn_rate(s: &str) -> Result<f64, String> {
         Ok(rate)
     } else {
         Err("must be > 0 and finite".to_string())
+    }
+}
+
+fn parse_arrival_rate(s: &str) -> Result<f64, String> {
+    let rate: f64 = s.trim().parse().map_err(|e| format!("{e}"))?;
+    if rate > 0.0 && rate <= crate::engine::open::MAX_RATE {
+        Ok(rate)
+    } else {
+        Err("must be > 0 and at most 1000000 iterations per second".to_string())
+    }
+}
+
+fn parse_max_in_flight(s: &str) -> Result<usize, String> {
+    match s.trim().parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err("must be a whole number of virtual users, at least 1".to_string()),
     }
 }
 

@@ -45,6 +45,15 @@ impl WebSettings {
     }
 }
 
+/// The open model as asked for on the command line.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct OpenModel {
+    /// Iterations per second.
+    pub rate: f64,
+    /// `--max-in-flight`, else `-u`, else [`crate::engine::open::DEFAULT_MAX_IN_FLIGHT`].
+    pub max_in_flight: usize,
+}
+
 /// Everything a run needs from the command line, environment and config files.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Settings {
@@ -84,6 +93,8 @@ pub struct Settings {
     pub locustfile: Option<String>,
     /// `--max-request-names` and `--max-failure-rows`.
     pub stats_limits: StatsLimits,
+    /// `--arrival-rate` (and `--max-in-flight`): run the open model instead of -u users.
+    pub open_model: Option<OpenModel>,
     /// `--master`, `--worker`, `--processes` and their options.
     pub cluster: ClusterSettings,
 }
@@ -174,6 +185,15 @@ impl Settings {
                 max_request_names: raw.max_request_names.unwrap_or(DEFAULT_MAX_REQUEST_NAMES),
                 max_failure_rows: raw.max_failure_rows.unwrap_or(DEFAULT_MAX_FAILURE_ROWS),
             },
+            open_model: raw.arrival_rate.map(|rate| OpenModel {
+                rate,
+                max_in_flight: raw.max_in_flight.unwrap_or_else(|| {
+                    raw.users
+                        .and_then(|u| usize::try_from(u).ok())
+                        .filter(|u| *u >= 1)
+                        .unwrap_or(crate::engine::open::DEFAULT_MAX_IN_FLIGHT)
+                }),
+            }),
             web,
             cluster,
             config: raw.config,

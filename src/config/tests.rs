@@ -898,3 +898,63 @@ fn max_body_size_from_flag_and_env() {
     let s = d.settings(&[], &[("LOCUST_MAX_BODY_SIZE", "2048")]);
     assert_eq!(s.max_body_size, 2048);
 }
+
+#[test]
+fn the_open_model_flags_come_from_flags_env_and_config() {
+    assert_eq!(run(&[]).open_model, None);
+    let s = run(&["--arrival-rate", "12.5"]);
+    assert_eq!(
+        s.open_model,
+        Some(crate::config::OpenModel {
+            rate: 12.5,
+            max_in_flight: 100
+        })
+    );
+    let s = run(&["--arrival-rate", "3", "-u", "7"]);
+    assert_eq!(s.open_model.unwrap().max_in_flight, 7);
+    let s = run(&["--arrival-rate", "3", "-u", "7", "--max-in-flight", "2"]);
+    assert_eq!(s.open_model.unwrap().max_in_flight, 2);
+    let dirs = Dirs::new();
+    let s = dirs.settings(
+        &[],
+        &[("LOCUST_ARRIVAL_RATE", "4"), ("LOCUST_MAX_IN_FLIGHT", "9")],
+    );
+    assert_eq!(
+        s.open_model,
+        Some(crate::config::OpenModel {
+            rate: 4.0,
+            max_in_flight: 9
+        })
+    );
+    let dirs = Dirs::new();
+    dirs.write_cwd("locust.conf", "arrival-rate = 0.5\nmax-in-flight = 3\n");
+    let s = dirs.settings(&[], &[]);
+    assert_eq!(
+        s.open_model.map(|o| (o.rate, o.max_in_flight)),
+        Some((0.5, 3))
+    );
+}
+
+#[test]
+fn bad_open_model_values_are_exit_2_naming_flag_and_value() {
+    for (flag, value) in [
+        ("--arrival-rate", "0"),
+        ("--arrival-rate", "-3"),
+        ("--arrival-rate", "inf"),
+        ("--arrival-rate", "fast"),
+        ("--max-in-flight", "0"),
+        ("--max-in-flight", "-1"),
+        ("--max-in-flight", "1.5"),
+    ] {
+        let e = err(&[flag, value]);
+        assert_eq!(e.exit_code(), 2, "{flag} {value}");
+        let msg = e.to_string();
+        assert!(
+            msg.contains(flag) && msg.contains(&format!("'{value}'")),
+            "{msg}"
+        );
+    }
+    let e = Dirs::new().error(&[], &[("LOCUST_ARRIVAL_RATE", "nan")]);
+    assert_eq!(e.exit_code(), 2);
+    assert!(e.to_string().contains("--arrival-rate"), "{e}");
+}

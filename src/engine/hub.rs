@@ -16,7 +16,10 @@ use std::sync::Arc;
 use skein_api::{RecordFuture, RequestRecord, RequestSink};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::stats::{Exceptions, HistoryPoint, Overflowed, RequestStats, StatsLimits, StatsReport};
+use crate::stats::{
+    ArrivalCounts, Exceptions, HistoryPoint, OpenStats, Overflowed, RequestStats, StatsLimits,
+    StatsReport,
+};
 
 /// Which process the hub's table belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,6 +39,8 @@ pub struct StatsView<'a> {
     pub stats: &'a RequestStats,
     pub exceptions: &'a Exceptions,
     pub history: &'a [HistoryPoint],
+    /// The open model's summary (inactive in a closed-model run).
+    pub open: &'a OpenStats,
 }
 
 /// A read run on the hub's task; it sends its own result back (see [`HubHandle::read`]).
@@ -80,6 +85,14 @@ enum Control {
     Sample {
         now: f64,
         user_count: u64,
+    },
+    OpenBegin {
+        rate: f64,
+        now: f64,
+    },
+    Arrivals {
+        delta: ArrivalCounts,
+        now: f64,
     },
     Read(StatsReader),
 }
@@ -175,6 +188,16 @@ impl HubHandle {
         let _ = self.control.send(Control::Clear { now });
     }
 
+    /// An open-model run begins at `rate` iterations per second: its summary starts empty.
+    pub fn open_begin(&self, rate: f64, now: f64) {
+        let _ = self.control.send(Control::OpenBegin { rate, now });
+    }
+
+    /// The open-model driver's iteration counts since its last report, made at `now`.
+    pub fn count_arrivals(&self, delta: ArrivalCounts, now: f64) {
+        let _ = self.control.send(Control::Arrivals { delta, now });
+    }
+
     pub fn sample_history(&self, now: f64, user_count: u64) {
         let _ = self.control.send(Control::Sample { now, user_count });
     }
@@ -232,6 +255,7 @@ pub fn spawn_queued(
         stats: RequestStats::with_limits(role != HubRole::Worker, limits, now),
         exceptions: Exceptions::default(),
         history: Vec::new(),
+        open: OpenStats::new(limits.max_request_names, now),
         warned: Overflowed::default(),
         node,
         pending_exceptions: (role == HubRole::Worker).then(Vec::new),
@@ -270,6 +294,7 @@ struct Hub {
     stats: RequestStats,
     exceptions: Exceptions,
     history: Vec<HistoryPoint>,
+    open: OpenStats,
     warned: Overflowed,
     node: String,
     /// A worker's exceptions not yet sent to the master (`None` unless a worker).
@@ -281,6 +306,7 @@ impl Hub {
         match i {
             Ingest::Request(r) => {
                 self.stats.log(&r);
+                self.open.log(&r);
                 warn_overflow_once(&self.stats, &mut self.warned);
             }
             Ingest::Exception {
@@ -315,11 +341,13 @@ impl Hub {
             }
             Control::Reset { now } => {
                 self.stats.reset_all(now);
+                self.open.reset(now);
                 self.exceptions.clear();
                 self.history.clear();
             }
             Control::Clear { now } => {
                 self.stats.clear_all(now);
+                self.open.clear(now);
                 self.exceptions.clear();
                 self.history.clear();
             }
@@ -327,10 +355,13 @@ impl Hub {
                 self.history
                     .push(HistoryPoint::sample(&self.stats, now, user_count))
             }
+            Control::OpenBegin { rate, now } => self.open.begin(rate, now),
+            Control::Arrivals { delta, now } => self.open.count(delta, now),
             Control::Read(f) => f(&StatsView {
                 stats: &self.stats,
                 exceptions: &self.exceptions,
                 history: &self.history,
+                open: &self.open,
             }),
         }
     }

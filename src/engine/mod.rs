@@ -6,14 +6,18 @@ pub mod class;
 /// The dispatcher lives with the cluster code; the engine keeps using it by this path.
 pub use crate::cluster::dispatch;
 pub mod hub;
+pub mod open;
 pub mod runner;
 pub mod session;
 mod user;
+pub mod vu;
 
 pub use class::{select_classes, ClassPlan};
 pub use hub::{HubHandle, HubRole, StatsReader, StatsView};
+pub use open::ArrivalOrder;
 pub use runner::{RunState, RunnerError, RunnerHandle, RunnerSetup, RunnerStatus, SpawnOrder};
 pub use session::SessionFactory;
+pub use vu::VirtualUser;
 
 /// Wall-clock time as Locust keeps it: epoch seconds. Only the edges read the clock; the
 /// statistics are given times.

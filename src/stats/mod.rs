@@ -10,6 +10,7 @@ pub mod counts;
 pub mod entry;
 pub mod errors;
 pub mod history;
+pub mod open;
 pub mod pyfmt;
 pub mod skew;
 pub mod table;
@@ -26,6 +27,7 @@ pub use errors::{
     error_display, error_key, failure_text, parse_error, ExceptionRow, Exceptions, StatsError,
 };
 pub use history::HistoryPoint;
+pub use open::{ArrivalCounts, OpenEntry, OpenStats, LATE_THRESHOLD_MS};
 pub use pyfmt::PyNum;
 pub use table::{
     ErrorMap, Overflowed, RequestStats, StatsLimits, StatsReport, AGGREGATED,

@@ -107,6 +107,7 @@ mod tests {
                     content_length: 0,
                     failure: None,
                     timestamp: T + skew + s as f64 + i as f64 / 10.0,
+                    scheduled_at: None,
                 });
             }
         }

@@ -9,6 +9,7 @@ fn rec(i: u64) -> RequestRecord {
         content_length: 0,
         failure: Some(skein_api::Failure::Check(format!("error {i}"))),
         timestamp: 1.0,
+        scheduled_at: None,
     }
 }
 

@@ -21,6 +21,14 @@ pub enum RunnerError {
     /// A start or spawn that waited for a stop to finish was dropped by a later stop.
     #[error("a stop came before this spawn could start")]
     Cancelled,
+    /// An open-model rate that is not a finite number above zero (or above `open::MAX_RATE`).
+    #[error("Invalid arrival rate: {0} (iterations per second, above 0 and at most 1000000)")]
+    InvalidArrivalRate(f64),
+    #[error("Invalid max in flight: it must be at least 1")]
+    InvalidMaxInFlight,
+    /// A closed-model start while the open model runs, or the other way round.
+    #[error("a test is running in the other load model; stop it first")]
+    Busy,
     #[error("runner has ended")]
     Ended,
 }

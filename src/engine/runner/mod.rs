@@ -9,6 +9,9 @@
 //! a new test, as a Locust worker that handles its messages one by one (its old users end
 //! before the new ones start, and their last requests stay out of the new test's statistics).
 //! A further stop in that time drops it (`RunnerError::Cancelled`).
+//!
+//! Instead of closed-model users the runner can run the open model ([`RunnerHandle::arrive`]):
+//! one driver task (see `super::open`) that it stops as it stops users.
 
 mod error;
 mod pool;
@@ -24,6 +27,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use super::class::ClassPlan;
 use super::hub::HubHandle;
+use super::open::ArrivalOrder;
 use super::session::SessionFactory;
 
 pub use error::RunnerError;
@@ -98,6 +102,10 @@ enum Cmd {
         order: SpawnOrder,
         reply: oneshot::Sender<Result<BTreeMap<String, u64>, RunnerError>>,
     },
+    Arrive {
+        order: ArrivalOrder,
+        reply: oneshot::Sender<Result<(), RunnerError>>,
+    },
     Stop {
         reply: oneshot::Sender<()>,
     },
@@ -136,6 +144,17 @@ impl RunnerHandle {
     pub async fn spawn(&self, order: SpawnOrder) -> Result<BTreeMap<String, u64>, RunnerError> {
         let (reply, rx) = oneshot::channel();
         self.send(Cmd::Spawn { order, reply }).await?;
+        rx.await.map_err(|_| RunnerError::Ended)?
+    }
+
+    /// Starts an open-model test: iterations at `order.rate` per second on at most
+    /// `order.max_in_flight` virtual users, until [`stop`](Self::stop). Refused while a
+    /// closed-model test runs ([`RunnerError::Busy`]); a new test, so the statistics start
+    /// empty. The status's `user_count` is then the users running an iteration, `target` the
+    /// pool's size; the hub's [`StatsView::open`](super::StatsView) has the open-model summary.
+    pub async fn arrive(&self, order: ArrivalOrder) -> Result<(), RunnerError> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Cmd::Arrive { order, reply }).await?;
         rx.await.map_err(|_| RunnerError::Ended)?
     }
 

@@ -5,8 +5,6 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use goose::config::GooseConfiguration;
-use goose::goose::GooseUser;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use url::Url;
@@ -15,6 +13,7 @@ use super::super::class::ClassPlan;
 use super::super::hub::HubHandle;
 use super::super::session::SessionFactory;
 use super::super::user::UserTask;
+use super::super::vu::VirtualUser;
 use super::RunnerError;
 
 struct Slot {
@@ -26,7 +25,6 @@ pub(super) struct UserPool {
     classes: Vec<Arc<ClassPlan>>,
     hub: HubHandle,
     sessions: SessionFactory,
-    goose_config: GooseConfiguration,
     /// The users that count, per class, oldest first.
     users: BTreeMap<String, Vec<Slot>>,
     /// Every user task still alive, those already told to stop included.
@@ -46,7 +44,6 @@ impl UserPool {
             classes,
             hub,
             sessions,
-            goose_config: GooseConfiguration::default(),
             users: BTreeMap::new(),
             tasks: JoinSet::new(),
             stop_timeout,
@@ -119,50 +116,38 @@ impl UserPool {
         host: Option<&String>,
     ) -> Result<Slot, RunnerError> {
         let base_url = base_url(host.or(class.host.as_ref()))?;
-        let client = self.sessions.client()?;
-        let user = GooseUser::new(
-            class.index,
-            Arc::from(class.name.as_str()),
-            base_url,
-            &self.goose_config,
-            0,
-            Some(client),
-        )
-        .map_err(|e| RunnerError::CreateUser {
-            class: class.name.clone(),
-            reason: e.to_string(),
-        })?;
+        let vu = VirtualUser::new(class.clone(), base_url, &self.sessions, self.hub.clone())?;
         let slot = Slot {
             stop: CancellationToken::new(),
             kill: CancellationToken::new(),
         };
         let task = UserTask {
-            class: class.clone(),
-            user,
-            hub: self.hub.clone(),
+            vu,
             stop: slot.stop.clone(),
             kill: slot.kill.clone(),
         };
-        self.tasks
-            .spawn(skein_api::with_sink(self.hub.sink(), task.run()));
+        self.tasks.spawn(task.run());
         Ok(slot)
     }
 
     fn stop_slot(&self, slot: Slot) {
         slot.stop.cancel();
-        let timeout = self.stop_timeout;
-        if timeout.is_zero() {
-            slot.kill.cancel();
-        } else {
-            let kill = slot.kill;
-            tokio::spawn(async move {
-                tokio::select! {
-                    _ = tokio::time::sleep(timeout) => kill.cancel(),
-                    // The user ended on its own; nothing to interrupt.
-                    _ = kill.cancelled() => {}
-                }
-            });
-        }
+        kill_after(slot.kill, self.stop_timeout);
+    }
+}
+
+/// Cancels `kill` after `timeout` (at once for zero), unless it is cancelled first (the user
+/// ended on its own, nothing to interrupt).
+pub(super) fn kill_after(kill: CancellationToken, timeout: Duration) {
+    if timeout.is_zero() {
+        kill.cancel();
+    } else {
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = tokio::time::sleep(timeout) => kill.cancel(),
+                _ = kill.cancelled() => {}
+            }
+        });
     }
 }
 

@@ -6,12 +6,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 
 use super::super::class::ClassPlan;
 use super::super::dispatch::{class_totals, ClassWeight, Dispatcher};
+use super::super::open::driver::{self, OpenLoad, OpenPlan};
+use super::super::open::{ArrivalOrder, ClassMix, RateSchedule, MAX_RATE};
 use super::super::wall_clock;
-use super::pool::{base_url, check_host, UserPool};
+use super::pool::{base_url, check_host, kill_after, UserPool};
 use super::{Cmd, RunState, RunnerError, RunnerSetup, RunnerStatus, SpawnOrder};
 
 pub(super) struct Runner {
@@ -24,6 +28,31 @@ pub(super) struct Runner {
     host: Option<String>,
     /// Starts and spawns that came while stopping, run in order once stopped.
     deferred: VecDeque<Cmd>,
+    /// The open model's driver, while it runs (stopping included).
+    open: Option<OpenRun>,
+}
+
+struct OpenRun {
+    stop: CancellationToken,
+    kill: CancellationToken,
+    task: JoinHandle<()>,
+    load: watch::Receiver<OpenLoad>,
+}
+
+enum OpenEvent {
+    Load,
+    Ended,
+}
+
+/// The next thing the open model's driver has to say; never, when none runs.
+async fn open_event(open: &mut Option<OpenRun>) -> OpenEvent {
+    let Some(o) = open.as_mut() else {
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = &mut o.task => OpenEvent::Ended,
+        Ok(()) = o.load.changed() => OpenEvent::Load,
+    }
 }
 
 impl Runner {
@@ -42,6 +71,7 @@ impl Runner {
             dispatcher: None,
             next_iteration: None,
             deferred: VecDeque::new(),
+            open: None,
         }
     }
 
@@ -54,17 +84,23 @@ impl Runner {
                     None => break,
                 },
                 _ = sleep_until(next), if next.is_some() => self.iterate(),
-                Some(()) = self.pool.reap(), if !self.pool.is_empty() => {
-                    if self.pool.is_empty() && self.state() == RunState::Stopping {
-                        self.finish_stop();
+                Some(()) = self.pool.reap(), if !self.pool.is_empty() => self.finish_if_drained(),
+                event = open_event(&mut self.open) => match event {
+                    OpenEvent::Load => self.publish(None),
+                    OpenEvent::Ended => {
+                        self.open = None;
+                        self.finish_if_drained();
                     }
-                }
+                },
             }
         }
         // Every handle is gone: nobody can ask for anything more, so waiting here blocks no one.
         self.begin_stop();
         self.cancel_deferred();
         while self.pool.reap().await.is_some() {}
+        if let Some(o) = self.open.take() {
+            let _ = o.task.await;
+        }
         if self.state() == RunState::Stopping {
             self.finish_stop();
         }
@@ -72,6 +108,17 @@ impl Runner {
 
     fn state(&self) -> RunState {
         self.status.borrow().state
+    }
+
+    /// Nothing is left running.
+    fn drained(&self) -> bool {
+        self.pool.is_empty() && self.open.is_none()
+    }
+
+    fn finish_if_drained(&mut self) {
+        if self.drained() && self.state() == RunState::Stopping {
+            self.finish_stop();
+        }
     }
 
     fn handle(&mut self, cmd: Cmd) {
@@ -103,6 +150,16 @@ impl Runner {
                     self.deferred.push_back(Cmd::Spawn { order, reply });
                 }
             }
+            Cmd::Arrive { order, reply } if self.state() == RunState::Stopping => {
+                if let Err(e) = self.check_arrive(&order) {
+                    let _ = reply.send(Err(e));
+                } else {
+                    self.deferred.push_back(Cmd::Arrive { order, reply });
+                }
+            }
+            Cmd::Arrive { order, reply } => {
+                let _ = reply.send(self.arrive(order));
+            }
             Cmd::Start {
                 users,
                 rate,
@@ -126,7 +183,7 @@ impl Runner {
     fn cancel_deferred(&mut self) {
         for cmd in self.deferred.drain(..) {
             match cmd {
-                Cmd::Start { reply, .. } => {
+                Cmd::Start { reply, .. } | Cmd::Arrive { reply, .. } => {
                     let _ = reply.send(Err(RunnerError::Cancelled));
                 }
                 Cmd::Spawn { reply, .. } => {
@@ -159,7 +216,29 @@ impl Runner {
         if !(rate > 0.0 && rate.is_finite()) {
             return Err(RunnerError::InvalidSpawnRate(rate));
         }
-        let wanted: Vec<Arc<ClassPlan>> = match classes {
+        self.check_model_free()?;
+        let wanted = self.wanted_classes(classes)?;
+        if let Some(h) = host {
+            check_host(h)?;
+        }
+        Ok(wanted)
+    }
+
+    /// The open model and the closed one do not run at once (a stop that is draining the
+    /// other is waited for, as any start after a stop).
+    fn check_model_free(&self) -> Result<(), RunnerError> {
+        if self.open.is_some() && self.state() != RunState::Stopping {
+            return Err(RunnerError::Busy);
+        }
+        Ok(())
+    }
+
+    /// The classes named (all of them for `None`); every name must be known.
+    fn wanted_classes(
+        &self,
+        classes: Option<&[String]>,
+    ) -> Result<Vec<Arc<ClassPlan>>, RunnerError> {
+        Ok(match classes {
             Some(names) => {
                 let chosen: Vec<_> = self
                     .setup
@@ -174,15 +253,12 @@ impl Runner {
                 chosen
             }
             None => self.setup.classes.clone(),
-        };
-        if let Some(h) = host {
-            check_host(h)?;
-        }
-        Ok(wanted)
+        })
     }
 
     /// Everything a spawn refuses: unknown classes, a bad host, a class that would have none.
     fn check_spawn(&self, order: &SpawnOrder) -> Result<(), RunnerError> {
+        self.check_model_free()?;
         let unknown: Vec<String> = order
             .counts
             .keys()
@@ -200,6 +276,80 @@ impl Runner {
                 base_url(order.host.as_ref().or(class.host.as_ref()))?;
             }
         }
+        Ok(())
+    }
+
+    /// Everything an open-model order refuses, checked before anything changes; gives the
+    /// classes with the URL their users are built on.
+    fn check_arrive(
+        &self,
+        order: &ArrivalOrder,
+    ) -> Result<Vec<(Arc<ClassPlan>, url::Url)>, RunnerError> {
+        if !(order.rate > 0.0 && order.rate <= MAX_RATE) {
+            return Err(RunnerError::InvalidArrivalRate(order.rate));
+        }
+        if order.max_in_flight == 0 {
+            return Err(RunnerError::InvalidMaxInFlight);
+        }
+        if matches!(self.state(), RunState::Spawning | RunState::Running) {
+            return Err(RunnerError::Busy);
+        }
+        if let Some(h) = &order.host {
+            check_host(h)?;
+        }
+        let host = order.host.as_ref().or(self.host.as_ref());
+        self.wanted_classes(order.classes.as_deref())?
+            .into_iter()
+            .map(|c| {
+                let url = base_url(host.or(c.host.as_ref()))?;
+                Ok((c, url))
+            })
+            .collect()
+    }
+
+    fn arrive(&mut self, order: ArrivalOrder) -> Result<(), RunnerError> {
+        let classes = self.check_arrive(&order)?;
+        let weights: Vec<f64> = classes.iter().map(|(c, _)| c.weight).collect();
+        let mix = ClassMix::new(&weights)
+            .ok_or_else(|| RunnerError::UnknownClass(order.classes.clone().unwrap_or_default()))?;
+        if order.host.is_some() {
+            self.host = order.host.clone();
+        }
+        self.begin_test_if_idle();
+        let now = wall_clock();
+        let schedule = RateSchedule::new(order.rate, now)
+            .ok_or(RunnerError::InvalidArrivalRate(order.rate))?;
+        self.setup.hub.open_begin(order.rate, now);
+        self.active_classes = classes.iter().map(|(c, _)| c.clone()).collect();
+        let plan = OpenPlan {
+            schedule,
+            max_in_flight: order.max_in_flight,
+            backlog: order.backlog_or_default(),
+            classes,
+            mix,
+            sessions: self.setup.sessions.clone(),
+            hub: self.setup.hub.clone(),
+        };
+        let (load_tx, load) = watch::channel(OpenLoad::default());
+        let stop = CancellationToken::new();
+        let kill = CancellationToken::new();
+        let task = tokio::spawn(driver::drive(plan, stop.clone(), kill.clone(), load_tx));
+        self.open = Some(OpenRun {
+            stop,
+            kill,
+            task,
+            load,
+        });
+        tracing::info!(
+            "Starting iterations at {} per second on at most {} virtual users",
+            order.rate,
+            order.max_in_flight
+        );
+        self.status.send_modify(|s| {
+            s.target = order.max_in_flight as u64;
+            s.spawn_rate = 0.0;
+        });
+        self.publish(Some(RunState::Running));
         Ok(())
     }
 
@@ -313,14 +463,28 @@ impl Runner {
         }
     }
 
+    /// Users per class: the closed model's, or the open model's virtual users.
+    fn counts(&self) -> BTreeMap<String, u64> {
+        let mut counts = self.pool.counts();
+        if let Some(o) = &self.open {
+            for (name, n) in &o.load.borrow().per_class {
+                *counts.entry(name.clone()).or_default() += n;
+            }
+        }
+        counts
+    }
+
     fn publish(&self, state: Option<RunState>) {
-        let counts = self.pool.counts();
+        let counts = self.counts();
+        // In the open model the user count is the users busy with an iteration, the load the
+        // rate is putting on the pool.
+        let in_use = self.open.as_ref().map(|o| o.load.borrow().in_use);
         let host = self.host.clone();
         self.status.send_modify(|s| {
             if let Some(st) = state {
                 s.state = st;
             }
-            s.user_count = counts.values().sum();
+            s.user_count = in_use.unwrap_or_else(|| counts.values().sum());
             s.peak_user_count = s.peak_user_count.max(s.user_count);
             s.class_counts = counts;
             s.host = host;
@@ -331,11 +495,11 @@ impl Runner {
     fn begin_stop(&mut self) {
         let state = self.state();
         if state == RunState::Stopping
-            || (matches!(state, RunState::Ready | RunState::Stopped) && self.pool.is_empty())
+            || (matches!(state, RunState::Ready | RunState::Stopped) && self.drained())
         {
             return;
         }
-        let last_counts = self.pool.counts();
+        let last_counts = self.counts();
         self.status
             .send_modify(|s| s.final_class_counts = last_counts);
         // The status keeps the counts of the test that is stopping until it has stopped.
@@ -343,7 +507,11 @@ impl Runner {
         self.next_iteration = None;
         self.dispatcher = None;
         let _ = self.pool.apply(&BTreeMap::new(), self.host.as_ref());
-        if self.pool.is_empty() {
+        if let Some(o) = &self.open {
+            o.stop.cancel();
+            kill_after(o.kill.clone(), self.pool.stop_timeout);
+        }
+        if self.drained() {
             self.finish_stop();
         }
     }

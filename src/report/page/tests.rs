@@ -73,10 +73,12 @@ fn the_report_shows_the_final_mix_and_the_peak_users() {
     });
     let stats = RequestStats::new(1_000.0);
     let exceptions = Exceptions::default();
+    let open = crate::stats::OpenStats::new(1, 0.0);
     let view = StatsView {
         stats: &stats,
         exceptions: &exceptions,
         history: &[],
+        open: &open,
     };
     let v = report_args(&view, &status, &classes(), None);
     assert_eq!(v["user_count"], json!(4));
@@ -146,10 +148,12 @@ fn a_master_lists_its_workers_in_locusts_shape() {
 fn the_index_says_whether_the_run_is_distributed() {
     let stats = RequestStats::new(1_000.0);
     let exceptions = Exceptions::default();
+    let open = crate::stats::OpenStats::new(1, 0.0);
     let view = StatsView {
         stats: &stats,
         exceptions: &exceptions,
         history: &[],
+        open: &open,
     };
     let page = PageDefaults::default();
     let v = index_args(&view, &status(true), &classes(), &page);
@@ -170,10 +174,12 @@ fn the_index_says_whether_the_run_is_distributed() {
 fn a_masters_report_lists_its_membership_changes() {
     let stats = RequestStats::new(1_000.0);
     let exceptions = Exceptions::default();
+    let open = crate::stats::OpenStats::new(1, 0.0);
     let view = StatsView {
         stats: &stats,
         exceptions: &exceptions,
         history: &[],
+        open: &open,
     };
     let mut st = status(true);
     st.membership = vec![

@@ -13,6 +13,7 @@ fn rec(name: &'static str, rt: Option<f64>, failure: Option<Failure>, ts: f64) -
         content_length: 6,
         failure,
         timestamp: ts,
+        scheduled_at: None,
     }
 }
 
@@ -265,6 +266,7 @@ fn owned_rec(name: String, failure: Option<Failure>, ts: f64) -> RequestRecord {
         content_length: 3,
         failure,
         timestamp: ts,
+        scheduled_at: None,
     }
 }
 

@@ -1,0 +1,165 @@
+//! The driver on tokio's paused clock: every due time and every iteration's length is exact,
+//! so the counts are too.
+
+use std::borrow::Cow;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use goose::goose::{GooseUser, Scenario, Transaction, TransactionResult};
+use goose::transaction;
+use skein_api::{RequestRecord, UserClass};
+use tokio::time::Instant;
+
+use crate::engine::{hub, runner, select_classes, ArrivalOrder, HubHandle, RunnerHandle};
+use crate::engine::{RunnerSetup, SessionFactory};
+use crate::stats::ArrivalCounts;
+
+/// The test's wall clock on the paused tokio clock: epoch seconds when it began, and then.
+static CLOCK: OnceLock<(f64, Instant)> = OnceLock::new();
+
+fn paused_wall() -> f64 {
+    let (t0, i0) = CLOCK.get().copied().unwrap_or((0.0, Instant::now()));
+    t0 + (Instant::now() - i0).as_secs_f64()
+}
+
+/// Takes 200 ms (of the paused clock) and reports it as one request ending then.
+async fn work(_u: &mut GooseUser) -> TransactionResult {
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    skein_api::record(RequestRecord {
+        method: Cow::Borrowed("GET"),
+        name: Cow::Borrowed("/work"),
+        response_time_ms: Some(200.0),
+        content_length: 0,
+        failure: None,
+        timestamp: paused_wall(),
+        scheduled_at: None,
+    })
+    .await;
+    Ok(())
+}
+
+async fn long(_u: &mut GooseUser) -> TransactionResult {
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    Ok(())
+}
+
+fn runner_for(t: Transaction) -> (RunnerHandle, HubHandle) {
+    let class = UserClass::new(Scenario::new("Worker").register_transaction(t));
+    let hub = hub::spawn(0.0, "test".into());
+    let r = runner::spawn(RunnerSetup {
+        classes: select_classes(&[class], &[], None, None).unwrap(),
+        host: Some("http://127.0.0.1:9".into()),
+        stop_timeout: Duration::ZERO,
+        reset_stats_on_spawned: false,
+        hub: hub.clone(),
+        sessions: SessionFactory::new().unwrap(),
+    });
+    (r, hub)
+}
+
+async fn counts(hub: &HubHandle) -> ArrivalCounts {
+    hub.read(|v| v.open.counts()).await.unwrap()
+}
+
+/// Ten due in 0.95 s at 10/s; two users busy for 1 s each, three wait, five are dropped.
+#[tokio::test(start_paused = true)]
+async fn iterations_beyond_the_pool_and_the_backlog_are_dropped_and_counted() {
+    let (r, hub) = runner_for(transaction!(long).set_name("long"));
+    let order = ArrivalOrder {
+        backlog: Some(3),
+        ..ArrivalOrder::new(10.0, 2)
+    };
+    r.arrive(order).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(950)).await;
+    assert_eq!(r.status().state, crate::engine::RunState::Running);
+    r.stop().await;
+    assert_eq!(
+        counts(&hub).await,
+        ArrivalCounts {
+            scheduled: 10,
+            started: 2,
+            late: 0,
+            dropped: 5,
+        }
+    );
+    assert_eq!(r.status().state, crate::engine::RunState::Stopped);
+}
+
+/// Iterations are due every 50 ms, two users take 200 ms each: iteration j starts
+/// 100 ms × ⌊j/2⌋ late. Over 1.99 s, 40 come due, 20 start (18 of them late) and the 18 that
+/// finish were on average 400 ms late, which the corrected latency adds and Locust's does not.
+#[tokio::test(start_paused = true)]
+async fn a_saturated_pool_starts_late_and_the_corrected_latency_charges_the_wait() {
+    let (r, hub) = runner_for(transaction!(work).set_name("work"));
+    CLOCK.get_or_init(|| (skein_api::epoch_seconds(), Instant::now()));
+    let order = ArrivalOrder {
+        backlog: Some(1000),
+        ..ArrivalOrder::new(20.0, 2)
+    };
+    r.arrive(order).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(1990)).await;
+    assert_eq!(r.status().user_count, 2, "both users busy");
+    r.stop().await;
+    assert_eq!(
+        counts(&hub).await,
+        ArrivalCounts {
+            scheduled: 40,
+            started: 20,
+            late: 18,
+            dropped: 0,
+        }
+    );
+    let (n, corrected, uncorrected, p100) = hub
+        .read(|v| {
+            let t = v.open.total();
+            (
+                t.num_requests,
+                t.avg_corrected(),
+                t.avg_uncorrected(),
+                t.corrected_percentile(1.0),
+            )
+        })
+        .await
+        .unwrap();
+    assert_eq!(n, 18);
+    assert_eq!(uncorrected, 200.0);
+    // Expected 400 ms; the margin is the real time the test's own code takes.
+    let extra = corrected - uncorrected;
+    assert!((380.0..450.0).contains(&extra), "{extra}");
+    // The last finished one (j = 17) waited 800 ms for its 200 ms.
+    assert!((990..=1100).contains(&p100), "{p100}");
+    // Locust's own table has the 200 ms.
+    let locust_max = hub
+        .read(|v| v.stats.total().max_response_time.as_f64())
+        .await
+        .unwrap();
+    assert_eq!(locust_max, 200.0);
+}
+
+/// The pool is bounded; a second test may not start while one runs in either model.
+#[tokio::test(start_paused = true)]
+async fn the_models_exclude_each_other_and_bad_orders_are_refused() {
+    let (r, _hub) = runner_for(transaction!(long).set_name("long"));
+    let bad = r.arrive(ArrivalOrder::new(0.0, 2)).await.unwrap_err();
+    assert!(bad.to_string().contains("arrival rate"), "{bad}");
+    let bad = r.arrive(ArrivalOrder::new(5.0, 0)).await.unwrap_err();
+    assert!(bad.to_string().contains("max in flight"), "{bad}");
+    r.arrive(ArrivalOrder::new(100.0, 3)).await.unwrap();
+    // The load is published once a second.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let s = r.status();
+    assert_eq!((s.user_count, s.target), (3, 3));
+    assert_eq!(s.class_counts.get("Worker"), Some(&3));
+    assert!(matches!(
+        r.start(1, 1.0, None, None).await,
+        Err(crate::engine::RunnerError::Busy)
+    ));
+    assert!(matches!(
+        r.arrive(ArrivalOrder::new(1.0, 1)).await,
+        Err(crate::engine::RunnerError::Busy)
+    ));
+    r.stop().await;
+    // After the stop, the closed model runs again.
+    r.start(1, 1.0, None, None).await.unwrap();
+    r.stop().await;
+}
