@@ -9,6 +9,7 @@ use futures::future::BoxFuture;
 use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
 
+use crate::checks::{self, Check};
 use crate::control::RunControl;
 use crate::engine::{wall_clock, StatsView};
 use crate::logging::LogBuffer;
@@ -26,6 +27,8 @@ pub struct RunInfo {
     pub csv_history_path: Option<std::path::PathBuf>,
     /// `--autoquit`: after a timed stop, cancel this token that many seconds later.
     pub autoquit: Option<(u64, CancellationToken)>,
+    /// `--check`: evaluated live for `/stats/requests` and the report.
+    pub checks: Vec<Check>,
 }
 
 pub struct Controller {
@@ -129,15 +132,25 @@ impl web::Backend for Controller {
     fn stats_requests(&self) -> BoxFuture<'_, Value> {
         Box::pin(async move {
             let st = self.run.status();
+            let rules = self.info.checks.clone();
             self.read(move |v| {
                 let workers = worker_rows(&st);
-                report::web::stats_requests(
+                let now = wall_clock();
+                let mut body = report::web::stats_requests(
                     v.stats,
-                    wall_clock(),
+                    now,
                     st.runner.state.as_str(),
                     st.runner.user_count,
                     workers.as_deref(),
-                )
+                );
+                // skein's own key, only with checks (Locust's clients ignore extra keys).
+                if let (false, Some(m)) = (rules.is_empty(), body.as_object_mut()) {
+                    m.insert(
+                        "checks".into(),
+                        checks::to_json(&checks::evaluate(&rules, v.stats, now)),
+                    );
+                }
+                body
             })
             .await
         })
@@ -184,9 +197,11 @@ impl web::Backend for Controller {
         Box::pin(async move {
             let st = self.run.status();
             let classes = self.run.classes().to_vec();
+            let rules = self.info.checks.clone();
             self.read(move |v| {
                 let host = st.runner.host.clone();
-                report_args(v, &st, &classes, host.as_deref())
+                let results = checks::evaluate(&rules, v.stats, wall_clock());
+                report_args(v, &st, &classes, host.as_deref(), &results)
             })
             .await
         })

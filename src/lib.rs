@@ -4,6 +4,7 @@
 
 pub mod app;
 pub mod bench;
+pub mod checks;
 pub mod classifier;
 pub mod cluster;
 pub mod config;

@@ -215,6 +215,8 @@ impl LocalWorkers {
         for _ in 0..n {
             let child = Command::new(&exe)
                 .args(&args)
+                // The master evaluates the checks; its workers have no use for them.
+                .env_remove("LOCUST_CHECK")
                 .kill_on_drop(true)
                 .spawn()
                 .context("cannot start a local worker")?;

@@ -10,6 +10,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use tokio_util::sync::CancellationToken;
 
+use crate::checks;
 use crate::classifier;
 use crate::config::{BenchSettings, Role, Settings};
 use crate::control::{LocalRun, RunControl};
@@ -21,6 +22,8 @@ use crate::report;
 use crate::web::{self, WebOptions};
 
 mod cluster;
+#[cfg(test)]
+mod tests;
 
 /// Exit code for startup errors (unknown user class, nothing to run…), as Locust.
 pub const EXIT_STARTUP: i32 = 1;
@@ -227,22 +230,28 @@ pub async fn finish(run: &Run, paths: &output::OutputPaths, outputs_ok: bool) ->
     let classes = run.control.classes().to_vec();
     let host = run.host.clone();
     let html = paths.html.is_some();
+    let rules = s.checks.clone();
     // Everything is built where the statistics live; only the IO happens here.
     let end = run
         .control
-        .read(move |v| FinalTexts {
-            html: html.then(|| {
-                let args = report::page::report_args(v, &status, &classes, host.as_deref());
-                web::render_report(&args)
-            }),
-            json: report::json::entries_json(v.stats),
-            failed: !v.stats.errors_in_order().is_empty() || !v.exceptions.is_empty(),
-            summary: format!(
-                "{}{}{}",
-                report::console::stats_table(v.stats, false),
-                report::console::percentiles_table(v.stats),
-                report::console::error_report(v.stats)
-            ),
+        .read(move |v| {
+            let checks = checks::evaluate(&rules, v.stats, wall_clock());
+            FinalTexts {
+                html: html.then(|| {
+                    let args =
+                        report::page::report_args(v, &status, &classes, host.as_deref(), &checks);
+                    web::render_report(&args)
+                }),
+                json: report::json::entries_json(v.stats),
+                failed: !v.stats.errors_in_order().is_empty() || !v.exceptions.is_empty(),
+                summary: format!(
+                    "{}{}{}",
+                    report::console::stats_table(v.stats, false),
+                    report::console::percentiles_table(v.stats),
+                    report::console::error_report(v.stats)
+                ),
+                checks,
+            }
         })
         .await
         .context("statistics hub ended early")?;
@@ -261,14 +270,7 @@ pub async fn finish(run: &Run, paths: &output::OutputPaths, outputs_ok: bool) ->
             outputs_ok = false;
         }
     }
-    let failed = end.failed;
-    let code = if !outputs_ok {
-        output::EXIT_OUTPUT_FAILED
-    } else if failed {
-        s.exit_code_on_error
-    } else {
-        0
-    };
+    let code = exit_code(outputs_ok, checks::failed(&end.checks), end.failed, s);
     tracing::info!("Shutting down (exit code {code})");
     if s.json {
         let mut o = std::io::stdout().lock();
@@ -278,7 +280,23 @@ pub async fn finish(run: &Run, paths: &output::OutputPaths, outputs_ok: bool) ->
     if s.json_file.is_none() {
         output::print_block(&end.summary);
     }
+    // Printed even when --json-file leaves the summary out: a CI log must say why it failed.
+    output::print_block(&checks::console_block(&end.checks));
     Ok(code)
+}
+
+/// The run's exit code: an output that could not be written (74), else a failed check (3),
+/// else recorded failures or exceptions (`--exit-code-on-error`), else 0.
+fn exit_code(outputs_ok: bool, checks_failed: bool, failed: bool, s: &Settings) -> i32 {
+    if !outputs_ok {
+        output::EXIT_OUTPUT_FAILED
+    } else if checks_failed {
+        checks::EXIT_CHECK_FAILED
+    } else if failed {
+        s.exit_code_on_error
+    } else {
+        0
+    }
 }
 
 /// A master's headless or autostarted run first waits for `--expect-workers` ready workers;
@@ -323,6 +341,7 @@ struct FinalTexts {
     json: String,
     failed: bool,
     summary: String,
+    checks: Vec<checks::CheckResult>,
 }
 
 /// What the command line asked for, once parsed.
@@ -357,6 +376,11 @@ pub async fn main(settings: Settings, shutdown: CancellationToken) -> Result<i32
         tracing::warn!("-f/--locustfile {f} is ignored: skein's user classes are compiled in (see scenarios/ and -l)");
     }
     if let Role::Worker { .. } = settings.cluster.role {
+        if !settings.checks.is_empty() {
+            tracing::warn!(
+                "--check is ignored on a worker: the master evaluates the checks on the merged statistics"
+            );
+        }
         return match settings.cluster.processes {
             // `--worker --processes N`: this parent only waits for its N workers.
             Some(n) => {
@@ -423,6 +447,7 @@ pub async fn run_web(run: Run, shutdown: CancellationToken) -> Result<i32> {
             run_time: s.run_time,
             csv_history_path,
             autoquit: s.web.autoquit.map(|after| (after, shutdown.clone())),
+            checks: s.checks.clone(),
         },
     );
     let options = WebOptions {

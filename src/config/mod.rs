@@ -33,7 +33,7 @@ pub use error::{
     master_port_busy_message, ConfigError, EXIT_FATAL, EXIT_GAVE_UP_WAITING, EXIT_MASTER_PORT_BUSY,
     GAVE_UP_WAITING, MASTER_WITH_PROCESSES, MASTER_WITH_WORKER,
 };
-pub use raw::{LogLevel, RawArgs, WebAuth, VERSION};
+pub use raw::{CheckRules, LogLevel, RawArgs, WebAuth, VERSION};
 pub use settings::{OpenModel, Settings, WebSettings};
 pub use timespan::{parse_timespan, TimespanError, TIMESPAN_FORMATS};
 

@@ -283,6 +283,12 @@ pub struct RawArgs {
           allow_negative_numbers = true, help_heading = OTHER)]
     pub exit_code_on_error: Option<i32>,
 
+    /// A performance target, e.g. "classify p95<500ms", "error-rate<0.1%", "GET /api/v1/health rps>1000";
+    /// repeatable, or several separated by ';'. A failed check ends the run with exit code 3 (skein only)
+    #[arg(long = "check", value_name = "RULE", action = clap::ArgAction::Append,
+          value_parser = parse_check_rules, help_heading = OTHER)]
+    pub check: Vec<CheckRules>,
+
     /// Time to wait for users to finish their iteration when stopping, e.g. 10s (default 0)
     #[arg(short = 's', long = "stop-timeout", value_name = "TIME",
           value_parser = parse_timespan_value, allow_negative_numbers = true, help_heading = OTHER)]
@@ -296,6 +302,19 @@ pub struct RawArgs {
     /// User classes to run (default: all)
     #[arg(value_name = "UserClass", help_heading = "User classes")]
     pub user_classes: Vec<String>,
+}
+
+/// The rules of one `--check` value (`;` separates several).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CheckRules(pub Vec<crate::checks::Check>);
+
+/// `--check RULE[;RULE…]`; the error names the rule and what is wrong with it.
+fn parse_check_rules(s: &str) -> Result<CheckRules, String> {
+    match crate::checks::parse_rules(s) {
+        Ok(rules) if rules.is_empty() => Err("no rule given (e.g. 'p95<500ms')".to_string()),
+        Ok(rules) => Ok(CheckRules(rules)),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 /// How an option takes its value from the environment or a config file.
@@ -481,6 +500,7 @@ pub(crate) const SOURCES: &[Source] = &[
         Some("LOCUST_EXIT_CODE_ON_ERROR"),
         Kind::Value,
     ),
+    src("check", "check", Some("LOCUST_CHECK"), Kind::List),
     src(
         "stop_timeout",
         "stop-timeout",

@@ -75,6 +75,8 @@ pub struct Settings {
     pub loglevel: LogLevel,
     pub logfile: Option<PathBuf>,
     pub exit_code_on_error: i32,
+    /// `--check`: performance targets evaluated on the final statistics (and live in the web UI).
+    pub checks: Vec<crate::checks::Check>,
     pub json: bool,
     /// Written to `<json_file>.json`.
     pub json_file: Option<PathBuf>,
@@ -175,6 +177,7 @@ impl Settings {
             loglevel: raw.loglevel.unwrap_or(LogLevel::Info),
             logfile: raw.logfile,
             exit_code_on_error: raw.exit_code_on_error.unwrap_or(1),
+            checks: raw.check.into_iter().flat_map(|r| r.0).collect(),
             json: raw.json,
             json_file: raw.json_file,
             tags: raw.tags,

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use super::*;
 
+mod checks;
 mod cluster;
 
 /// A home and a working directory, both empty temporary directories.

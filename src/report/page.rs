@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use serde_json::{json, Map, Value};
 
+use crate::checks::CheckResult;
 use crate::control::RunStatus;
 use crate::engine::{ClassPlan, RunState, StatsView};
 use crate::stats::{HistoryPoint, StatsEntry};
@@ -113,12 +114,13 @@ fn percentile_row(e: &StatsEntry) -> Value {
     Value::Object(row)
 }
 
-/// The data of the HTML report (SPEC §3.8).
+/// The data of the HTML report (SPEC §3.8), with skein's `workers_membership` and `checks`.
 pub fn report_args(
     snap: &StatsView<'_>,
     status: &RunStatus,
     classes: &[Arc<ClassPlan>],
     host: Option<&str>,
+    checks: &[CheckResult],
 ) -> Value {
     let stats = &snap.stats;
     let total = stats.total();
@@ -180,6 +182,8 @@ pub fn report_args(
         "workers_membership": status.membership.iter().map(|m| json!({
             "time": utc(m.time), "worker": m.worker, "index": m.index, "change": m.change,
         })).collect::<Vec<_>>(),
+        // skein's own key: the `--check` results (empty without checks).
+        "checks": crate::checks::to_json(checks),
         // The header shows the most users the run had at once, not the count after the stop.
         "user_count": status.runner.peak_user_count.max(status.runner.user_count),
         "show_download_link": false,

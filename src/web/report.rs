@@ -150,6 +150,7 @@ fn esc(s: &str) -> String {
 }
 
 const REPORT_BODY: &str = r#"
+<section id="section-checks" hidden><h2>Checks</h2><div id="report-checks"></div></section>
 <section><h2>Request Statistics</h2><div id="report-requests"></div></section>
 <section id="section-response-times"><h2>Response Time Statistics</h2><div id="report-response-times"></div></section>
 <section id="section-failures"><h2>Failures Statistics</h2><div id="report-failures"></div></section>

@@ -80,7 +80,7 @@ fn the_report_shows_the_final_mix_and_the_peak_users() {
         history: &[],
         open: &open,
     };
-    let v = report_args(&view, &status, &classes(), None);
+    let v = report_args(&view, &status, &classes(), None, &[]);
     assert_eq!(v["user_count"], json!(4));
     let per_class = v["tasks"]["per_class"].as_object().unwrap();
     // Only the two classes that ran, half each.
@@ -196,7 +196,7 @@ fn a_masters_report_lists_its_membership_changes() {
             change: "missing",
         },
     ];
-    let v = report_args(&view, &st, &classes(), None);
+    let v = report_args(&view, &st, &classes(), None, &[]);
     assert_eq!(
         v["workers_membership"],
         json!([
@@ -210,6 +210,44 @@ fn a_masters_report_lists_its_membership_changes() {
         "the report has a Workers section"
     );
     // A standalone run's report has no rows.
-    let v = report_args(&view, &status(false), &classes(), None);
+    let v = report_args(&view, &status(false), &classes(), None, &[]);
     assert_eq!(v["workers_membership"], json!([]));
+}
+
+#[test]
+fn the_report_carries_the_check_results() {
+    let mut stats = RequestStats::new(1_000.0);
+    for i in 0..10 {
+        stats.log_request(
+            "GET",
+            "/api/v1/health",
+            Some(20.0),
+            1,
+            1_000.0 + f64::from(i),
+        );
+    }
+    let exceptions = Exceptions::default();
+    let view = StatsView {
+        stats: &stats,
+        exceptions: &exceptions,
+        history: &[],
+    };
+    let rules = [
+        crate::checks::Check::parse("health p95<100ms").unwrap(),
+        crate::checks::Check::parse("rps>1000").unwrap(),
+    ];
+    let results = crate::checks::evaluate(&rules, &stats, 1_010.0);
+    let v = report_args(&view, &status(false), &classes(), None, &results);
+    let checks = v["checks"].as_array().unwrap();
+    assert_eq!(checks.len(), 2);
+    assert_eq!(checks[0]["status"], "PASS");
+    assert_eq!(checks[0]["subject"], "GET /api/v1/health");
+    assert_eq!(checks[1]["status"], "FAIL");
+    assert_eq!(checks[1]["threshold_text"], "> 1000 req/s");
+    let html = crate::web::render_report(&v);
+    assert!(html.contains("id=\"section-checks\""), "a Checks section");
+    assert!(html.contains("SK.checksTable"), "rendered by common.js");
+    // Without checks the key is an empty list (the section hides).
+    let v = report_args(&view, &status(false), &classes(), None, &[]);
+    assert_eq!(v["checks"], json!([]));
 }

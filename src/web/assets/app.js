@@ -68,6 +68,7 @@
     $("status-rps").textContent = SK.num(s.current_rps || 0, 1);
     $("status-failures").textContent = SK.num((Number(s.fail_ratio) || 0) * 100, 0) + "%";
     $("stats").innerHTML = SK.statsTable(s.stats);
+    renderChecks(s.checks);
     setOnline(true);
     $("failures").innerHTML = SK.failuresTable(s.errors);
     var nErr = (s.errors || []).length;
@@ -83,6 +84,19 @@
     renderHeader();
     if (state === "ready" && !editing && !dismissed && Date.now() > suppressFormUntil) openForm(false);
     $("last-update").textContent = "updated " + new Date().toLocaleTimeString();
+  }
+
+  // skein's `checks` key (only with --check): the targets, evaluated on the statistics so far.
+  function renderChecks(checks) {
+    var panel = $("checks-panel");
+    if (!Array.isArray(checks) || !checks.length) { panel.hidden = true; return; }
+    var failed = checks.filter(function (c) { return !c.passed; }).length;
+    var title = $("checks-title");
+    title.textContent = failed ? "Checks: " + failed + " of " + checks.length + " failing" :
+      "Checks: all " + checks.length + " passing";
+    title.className = failed ? "failed" : "";
+    $("checks").innerHTML = SK.checksTable(checks);
+    panel.hidden = false;
   }
 
   function renderWorkers(workers) {

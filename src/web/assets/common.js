@@ -116,6 +116,23 @@
     ], rows || [], "No membership changes");
   }
 
+  // --check results: [{status, rule, subject, observed_text, threshold_text, reason}].
+  function checksTable(rows) {
+    var data = (rows || []).map(function (r) {
+      var o = Object.assign({}, r);
+      o.__cls = r.passed ? "check-pass" : "check-fail";
+      return o;
+    });
+    return table("checks-table", [
+      { title: "Result", key: "status", fmt: function (v) { return "<strong>" + esc(v) + "</strong>"; } },
+      { title: "Check", key: "rule", cls: "name" },
+      { title: "Request", key: "subject" },
+      { title: "Observed", key: "observed_text", cls: "n" },
+      { title: "Target", key: "threshold_text", cls: "n" },
+      { title: "Reason", key: "reason" }
+    ], data, "No checks");
+  }
+
   var REPORT_PERCENTILES = ["0.5", "0.6", "0.7", "0.8", "0.9", "0.95", "0.99", "1.0"];
   function responseTimesTable(rows) {
     var cols = [{ title: "Method", key: "method" }, { title: "Name", key: "name", cls: "name" }];
@@ -283,7 +300,7 @@
 
   window.SK = {
     esc: esc, num: num, table: table, statsTable: statsTable, REPORT_STATS_COLUMNS: REPORT_STATS_COLUMNS, failuresTable: failuresTable,
-    exceptionsTable: exceptionsTable, membershipTable: membershipTable, responseTimesTable: responseTimesTable, ratios: ratios,
+    exceptionsTable: exceptionsTable, membershipTable: membershipTable, checksTable: checksTable, responseTimesTable: responseTimesTable, ratios: ratios,
     makeCharts: makeCharts, seedCharts: seedCharts, epochToLocal: epochToLocal
   };
 })();

@@ -20,6 +20,9 @@
   // Empty sections are left out, as in Locust's report (response times and exceptions).
   $("section-response-times").hidden = !arr(data.response_time_statistics).length;
   $("section-exceptions").hidden = !arr(data.exceptions_statistics).length;
+  // --check results: what passed and failed, with the observed values.
+  $("report-checks").innerHTML = SK.checksTable(arr(data.checks));
+  $("section-checks").hidden = !arr(data.checks).length;
   // A master's report: when each worker joined, went missing, healed or quit.
   $("report-workers").innerHTML = SK.membershipTable(arr(data.workers_membership));
   $("section-workers").hidden = !arr(data.workers_membership).length;
