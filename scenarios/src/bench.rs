@@ -153,8 +153,7 @@ fn classify_transaction(side: u32, collector: ConfidenceCollector) -> Transactio
 /// `BenchHealthUser`: `GET /api/v1/health`, no wait.
 pub fn health_user() -> UserClass {
     UserClass::new(
-        scenario!("BenchHealthUser")
-            .register_transaction(transaction!(health).set_name("health")),
+        scenario!("BenchHealthUser").register_transaction(transaction!(health).set_name("health")),
     )
 }
 
@@ -168,7 +167,10 @@ pub fn model_info_user() -> UserClass {
 
 /// `BenchClassifyUser`: one classification per iteration, of one of `sides` (equal weights),
 /// no wait. Every top probability goes to `collector`.
-pub fn classify_user(sides: &[u32], collector: &ConfidenceCollector) -> Result<UserClass, GooseError> {
+pub fn classify_user(
+    sides: &[u32],
+    collector: &ConfidenceCollector,
+) -> Result<UserClass, GooseError> {
     let mut scenario = scenario!("BenchClassifyUser");
     for &side in sides {
         scenario = scenario.register_transaction(classify_transaction(side, collector.clone()));

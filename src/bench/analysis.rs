@@ -42,7 +42,12 @@ pub fn outliers(samples: &[f64]) -> Option<Outliers> {
     let q3 = quantile(&sorted, 0.75)?;
     let iqr = q3 - q1;
     let threshold = q3 + 1.5 * iqr;
-    let above: Vec<f64> = sorted.iter().rev().take_while(|v| **v > threshold).copied().collect();
+    let above: Vec<f64> = sorted
+        .iter()
+        .rev()
+        .take_while(|v| **v > threshold)
+        .copied()
+        .collect();
     Some(Outliers {
         q1,
         q3,
@@ -71,7 +76,11 @@ pub fn histogram(samples: &[f64], bins: usize) -> Vec<Bin> {
         return Vec::new();
     };
     let bins = bins.max(1);
-    let width = if max > min { (max - min) / bins as f64 } else { 1.0 };
+    let width = if max > min {
+        (max - min) / bins as f64
+    } else {
+        1.0
+    };
     let mut out: Vec<Bin> = (0..bins)
         .map(|i| Bin {
             lo: min + width * i as f64,

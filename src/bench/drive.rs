@@ -1,6 +1,6 @@
 //! How the bench puts load on the target: the service it talks to (the embedded reference
 //! service unless `--url`), a sequential single user (latency, memory), and the engine's runner
-//! in the closed model (stress). Every driver reports to the statistics hub (the sequential one
+//! in the open model (`--rps`: health, model info, classification) or the closed model (stress). Every driver reports to the statistics hub (the sequential one
 //! through a [`Recorder`]).
 
 use std::sync::Arc;
@@ -14,7 +14,9 @@ use skein_api::{RequestSink, UserClass};
 use tokio_util::sync::CancellationToken;
 
 use crate::classifier::{self, LocalClassifier};
-use crate::engine::{self, ClassPlan, HubHandle, RunnerHandle, RunnerSetup, SessionFactory};
+use crate::engine::{
+    self, ArrivalOrder, ClassPlan, HubHandle, RunnerHandle, RunnerSetup, SessionFactory,
+};
 
 use super::recorder::Recorder;
 
@@ -96,29 +98,80 @@ pub async fn sequential(
     Ok(done)
 }
 
-/// The engine's runner over `class` (closed model: each user loops with its class's waits),
-/// reporting to `hub`. Users are started with [`RunnerHandle::start`].
+/// How long iterations in flight at the end of a test may finish (and be counted) before they
+/// are interrupted.
+pub const DRAIN: Duration = Duration::from_secs(10);
+
+/// The engine's runner over `class`, reporting to `hub`: closed-model users are started with
+/// [`RunnerHandle::start`], the open model with [`rate`].
 pub fn closed(class: &UserClass, host: &str, hub: &HubHandle) -> Result<RunnerHandle> {
     Ok(engine::runner::spawn(RunnerSetup {
         classes: vec![plan(class)?],
         host: Some(host.to_string()),
-        stop_timeout: Duration::ZERO,
+        stop_timeout: DRAIN,
         reset_stats_on_spawned: false,
         hub: hub.clone(),
         sessions: SessionFactory::new().context("could not set up HTTP sessions")?,
     }))
 }
 
-/// Starts iterations at `rps` per second on at most `max_in_flight` users.
+/// Iterations that may wait for a free user, per user of the pool, before one is dropped.
+const BACKLOG_PER_USER: usize = 10;
+
+/// Starts the open model: iterations at `rps` per second whatever the response times, on at
+/// most `max_in_flight` virtual users (the engine's [`ArrivalOrder`]); stop it with
+/// [`RunnerHandle::stop`].
 pub async fn rate(runner: &RunnerHandle, rps: f64, max_in_flight: u64) -> Result<()> {
-    let users = max_in_flight.min(rps.ceil() as u64).max(1);
+    let users = usize::try_from(max_in_flight).unwrap_or(usize::MAX).max(1);
     runner
-        .start(users, users as f64, None, None)
+        .arrive(ArrivalOrder {
+            backlog: Some(users.saturating_mul(BACKLOG_PER_USER)),
+            ..ArrivalOrder::new(rps, users)
+        })
         .await
-        .context("cannot start the load")
+        .context("cannot start the open-model load")
 }
 
-/// The open model's figures (corrected latency, late and dropped starts) as JSON.
-pub fn open_figures(_view: &crate::engine::StatsView<'_>) -> serde_json::Value {
-    serde_json::Value::Null
+/// The open model's figures as JSON: rates, counts, and latency from the scheduled start
+/// (corrected for coordinated omission) next to latency from the send, in seconds.
+pub fn open_figures(view: &crate::engine::StatsView<'_>) -> serde_json::Value {
+    let open = view.open;
+    if !open.is_active() {
+        return serde_json::Value::Null;
+    }
+    let c = open.counts();
+    let entry = |e: &crate::stats::OpenEntry| {
+        let s = |ms: i64| ms as f64 / 1000.0;
+        serde_json::json!({
+            "name": e.name,
+            "method": e.method,
+            "requests": e.num_requests,
+            "corrected_avg": e.avg_corrected() / 1000.0,
+            "corrected_p50": s(e.corrected_percentile(0.5)),
+            "corrected_p95": s(e.corrected_percentile(0.95)),
+            "corrected_p99": s(e.corrected_percentile(0.99)),
+            "uncorrected_avg": e.avg_uncorrected() / 1000.0,
+            "uncorrected_p50": s(e.uncorrected_percentile(0.5)),
+            "uncorrected_p95": s(e.uncorrected_percentile(0.95)),
+            "uncorrected_p99": s(e.uncorrected_percentile(0.99)),
+        })
+    };
+    let mut total = entry(open.total());
+    if let serde_json::Value::Object(m) = &mut total {
+        m.insert("rate_asked".into(), open.rate_asked().into());
+        m.insert("rate_achieved".into(), open.achieved_rate().into());
+        m.insert("scheduled".into(), c.scheduled.into());
+        m.insert("started".into(), c.started.into());
+        m.insert("late".into(), c.late.into());
+        m.insert("dropped".into(), c.dropped.into());
+        m.insert(
+            "late_threshold_ms".into(),
+            crate::stats::LATE_THRESHOLD_MS.into(),
+        );
+        m.insert(
+            "endpoints".into(),
+            open.entries().map(entry).collect::<Vec<_>>().into(),
+        );
+    }
+    total
 }

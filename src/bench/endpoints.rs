@@ -37,7 +37,9 @@ pub const DEFAULT_MAX_IN_FLIGHT: u64 = 100;
 
 pub async fn run(ctx: &Ctx, test: BenchTest) -> Result<Outcome> {
     let s = &ctx.settings;
-    let duration = s.duration.unwrap_or(default_duration(test, ctx.comprehensive));
+    let duration = s
+        .duration
+        .unwrap_or(default_duration(test, ctx.comprehensive));
     let rps = s.rps.unwrap_or(default_rps(test));
     let max_in_flight = s.workers.unwrap_or(DEFAULT_MAX_IN_FLIGHT);
     let confidence = ConfidenceCollector::new();
@@ -48,7 +50,11 @@ pub async fn run(ctx: &Ctx, test: BenchTest) -> Result<Outcome> {
     };
     let hub = engine::hub::spawn(wall_clock(), "local".into());
     let runner = drive::closed(&class, &ctx.target.url, &hub)?;
-    let progress = Progress::start(test.as_str(), Total::Seconds(duration.as_secs_f64()), hub.clone());
+    let progress = Progress::start(
+        test.as_str(),
+        Total::Seconds(duration.as_secs_f64()),
+        hub.clone(),
+    );
     let started = tokio::time::Instant::now();
     drive::rate(&runner, rps, max_in_flight).await?;
     tokio::select! {
@@ -59,6 +65,7 @@ pub async fn run(ctx: &Ctx, test: BenchTest) -> Result<Outcome> {
     let elapsed = started.elapsed().as_secs_f64();
     let timeline = progress.finish().await;
     let rules = super::targets::rules(test, &s.checks);
+    let notes = super::targets::offered_rate_notes(&rules, rps);
     let (figures, checks, open) = hub
         .read(move |v| {
             (
@@ -88,8 +95,12 @@ pub async fn run(ctx: &Ctx, test: BenchTest) -> Result<Outcome> {
     }
     json.insert("timeline".into(), serde_json::to_value(&timeline)?);
     let failed = super::targets::any_failed(&checks);
-    json.insert("checks".into(), serde_json::to_value(&checks)?);
-    let summary = summary_text(test, &json);
+    json.insert("checks".into(), crate::checks::to_json(&checks));
+    json.insert("notes".into(), notes.clone().into());
+    let mut summary = summary_text(test, &json);
+    for n in notes {
+        summary.push_str(&format!("note: {n}\n"));
+    }
     Ok(Outcome {
         test,
         json: Value::Object(json),

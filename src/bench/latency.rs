@@ -22,7 +22,11 @@ const BINS: usize = 20;
 
 pub async fn run(ctx: &Ctx) -> Result<Outcome> {
     let test = BenchTest::Latency;
-    let iterations = ctx.settings.iterations.unwrap_or(DEFAULT_ITERATIONS).min(MAX_ITERATIONS);
+    let iterations = ctx
+        .settings
+        .iterations
+        .unwrap_or(DEFAULT_ITERATIONS)
+        .min(MAX_ITERATIONS);
     let class = workload::classify_user(&[224], &ConfidenceCollector::new())?;
     let hub = engine::hub::spawn(wall_clock(), "local".into());
     let recorder = Recorder::new(hub.clone(), iterations as usize);
@@ -40,7 +44,12 @@ pub async fn run(ctx: &Ctx) -> Result<Outcome> {
     let timeline = progress.finish().await;
     let rules = super::targets::rules(test, &ctx.settings.checks);
     let (figures, checks) = hub
-        .read(move |v| (TableFigures::of(v.stats, elapsed), super::targets::evaluate(&rules, v)))
+        .read(move |v| {
+            (
+                TableFigures::of(v.stats, elapsed),
+                super::targets::evaluate(&rules, v),
+            )
+        })
         .await
         .ok_or_else(|| anyhow::anyhow!("statistics hub ended early"))?;
     let samples = recorder.samples();
@@ -55,7 +64,7 @@ pub async fn run(ctx: &Ctx) -> Result<Outcome> {
     json.insert("outliers".into(), outliers_json(&samples));
     json.insert("timeline".into(), serde_json::to_value(&timeline)?);
     let failed = super::targets::any_failed(&checks);
-    json.insert("checks".into(), serde_json::to_value(&checks)?);
+    json.insert("checks".into(), crate::checks::to_json(&checks));
     let mut summary = super::report_md::figures_block(test.as_str(), &json);
     summary.push_str(&super::report_md::extra_text(&json));
     summary.push_str(&histogram_text(&samples));
@@ -96,7 +105,10 @@ fn histogram_text(samples: &[f64]) -> String {
     let mut out = String::from("Response time histogram:\n");
     for b in bins {
         let bar = "#".repeat((b.count * 40).div_ceil(most) as usize);
-        out.push_str(&format!("  {:>9.1} - {:>9.1} ms {:>7} {bar}\n", b.lo, b.hi, b.count));
+        out.push_str(&format!(
+            "  {:>9.1} - {:>9.1} ms {:>7} {bar}\n",
+            b.lo, b.hi, b.count
+        ));
     }
     out
 }

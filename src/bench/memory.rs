@@ -2,9 +2,11 @@
 //! while the target's resident memory is sampled, from `/proc/PID/status` (`VmRSS`) with
 //! `--pid` (a target on this machine), else from `process_resident_memory_bytes` at
 //! `<url>/metrics` (Prometheus). Reports the peak, the trend per 1,000 requests (least-squares
-//! slope of memory over requests done) and a leak verdict: "possible leak" when the trend is
-//! above [`LEAK_BYTES_PER_1000`], "no leak detected" below it, "inconclusive" with fewer than
-//! [`MIN_SAMPLES`] samples. Without either source it says so and exits 1.
+//! slope of memory over requests done, after the first quarter of the requests as warm-up) and
+//! a leak verdict: "possible leak" when the trend is
+//! above [`LEAK_BYTES_PER_1000`] and the growth it fits is above [`NOISE_FLOOR_BYTES`], "no
+//! leak detected" below the threshold, "inconclusive" with fewer than [`MIN_SAMPLES`] samples
+//! or a steep trend whose growth is within the noise floor. Without either source it says so and exits 1.
 //!
 //! The embedded reference service runs inside skein: its memory is skein's process (load
 //! generator included).
@@ -29,6 +31,9 @@ use super::{drive, header, Ctx, Outcome};
 pub const DEFAULT_ITERATIONS: u64 = 100;
 /// A trend above this many bytes per 1,000 requests is reported as a possible leak (1 MiB).
 pub const LEAK_BYTES_PER_1000: f64 = 1024.0 * 1024.0;
+/// Growth (over the fitted requests) below this is within the noise of an allocator: a steep
+/// trend over a short run is then "inconclusive", not a leak (2 MiB).
+pub const NOISE_FLOOR_BYTES: f64 = 2.0 * 1024.0 * 1024.0;
 /// Fewer samples than this give no verdict.
 pub const MIN_SAMPLES: usize = 5;
 /// How often memory is sampled while the requests run.
@@ -71,7 +76,10 @@ impl Source {
                 if !response.status().is_success() {
                     return Err(format!("{url} answered {}", response.status()));
                 }
-                let text = response.text().await.map_err(|e| format!("cannot read {url}: {e}"))?;
+                let text = response
+                    .text()
+                    .await
+                    .map_err(|e| format!("cannot read {url}: {e}"))?;
                 analysis::prometheus_value(&text, "process_resident_memory_bytes")
                     .map(|v| v as u64)
                     .ok_or_else(|| format!("{url} has no process_resident_memory_bytes"))
@@ -102,22 +110,40 @@ pub struct Verdict {
 }
 
 pub fn judge(samples: &[Sample]) -> Verdict {
-    let points: Vec<(f64, f64)> = samples.iter().map(|s| (s.requests as f64, s.rss_bytes as f64)).collect();
+    // The first quarter of the requests is warm-up (allocator pools, connection and decode
+    // buffers growing to their working size): the trend is fitted over the rest.
+    let last = samples.iter().map(|s| s.requests).max().unwrap_or(0);
+    let points: Vec<(f64, f64)> = samples
+        .iter()
+        .filter(|s| s.requests * 4 >= last)
+        .map(|s| (s.requests as f64, s.rss_bytes as f64))
+        .collect();
+    let fitted = points.len();
+    let span = points.last().map_or(0.0, |p| p.0) - points.first().map_or(0.0, |p| p.0);
     let trend = analysis::slope(&points).map(|s| s * 1000.0);
     let peak = samples.iter().map(|s| s.rss_bytes).max();
     let mib = |b: f64| b / (1024.0 * 1024.0);
     let (verdict, text) = match trend {
-        Some(t) if samples.len() >= MIN_SAMPLES && t > LEAK_BYTES_PER_1000 => (
+        Some(t) if fitted >= MIN_SAMPLES && t > LEAK_BYTES_PER_1000 && t / 1000.0 * span < NOISE_FLOOR_BYTES => (
+            "inconclusive",
+            format!(
+                "inconclusive: trend {:+.2} MiB per 1,000 requests, but {:.2} MiB over {span:.0} requests is within the {:.0} MiB noise floor; run more --iterations",
+                mib(t),
+                mib(t / 1000.0 * span),
+                mib(NOISE_FLOOR_BYTES)
+            ),
+        ),
+        Some(t) if fitted >= MIN_SAMPLES && t > LEAK_BYTES_PER_1000 => (
             "possible_leak",
             format!("possible leak: memory grows {:.2} MiB per 1,000 requests (threshold {:.0} MiB)", mib(t), mib(LEAK_BYTES_PER_1000)),
         ),
-        Some(t) if samples.len() >= MIN_SAMPLES => (
+        Some(t) if fitted >= MIN_SAMPLES => (
             "no_leak_detected",
             format!("no leak detected: trend {:+.2} MiB per 1,000 requests (threshold {:.0} MiB)", mib(t), mib(LEAK_BYTES_PER_1000)),
         ),
         _ => (
             "inconclusive",
-            format!("inconclusive: {} samples over too few requests for a trend", samples.len()),
+            format!("inconclusive: {fitted} samples after warm-up, too few for a trend"),
         ),
     };
     Verdict {
@@ -144,7 +170,11 @@ fn push_bounded(samples: &mut Vec<Sample>, s: Sample) {
 
 pub async fn run(ctx: &Ctx) -> Result<Outcome> {
     let test = BenchTest::Memory;
-    let iterations = ctx.settings.iterations.unwrap_or(DEFAULT_ITERATIONS).min(MAX_ITERATIONS);
+    let iterations = ctx
+        .settings
+        .iterations
+        .unwrap_or(DEFAULT_ITERATIONS)
+        .min(MAX_ITERATIONS);
     let source = match ctx.settings.pid {
         Some(pid) => Source::Proc(pid),
         None => Source::Metrics(format!("{}/metrics", ctx.target.url)),
@@ -162,8 +192,17 @@ pub async fn run(ctx: &Ctx) -> Result<Outcome> {
     let stop_sampling = CancellationToken::new();
     let sampler = match &first {
         Ok(bytes) => {
-            let (source, client, recorder, stop) = (source.clone(), client.clone(), recorder.clone(), stop_sampling.clone());
-            let first = Sample { t: 0.0, requests: 0, rss_bytes: *bytes };
+            let (source, client, recorder, stop) = (
+                source.clone(),
+                client.clone(),
+                recorder.clone(),
+                stop_sampling.clone(),
+            );
+            let first = Sample {
+                t: 0.0,
+                requests: 0,
+                rss_bytes: *bytes,
+            };
             Some(tokio::spawn(async move {
                 let mut samples = vec![first];
                 let mut tick = tokio::time::interval(SAMPLE_EVERY);
@@ -174,7 +213,11 @@ pub async fn run(ctx: &Ctx) -> Result<Outcome> {
                         _ = stop.cancelled() => true,
                     };
                     if let Ok(rss_bytes) = source.read(&client).await {
-                        let s = Sample { t: started.elapsed().as_secs_f64(), requests: recorder.requests(), rss_bytes };
+                        let s = Sample {
+                            t: started.elapsed().as_secs_f64(),
+                            requests: recorder.requests(),
+                            rss_bytes,
+                        };
                         push_bounded(&mut samples, s);
                     }
                     if end {
@@ -185,7 +228,14 @@ pub async fn run(ctx: &Ctx) -> Result<Outcome> {
         }
         Err(_) => None,
     };
-    let done = drive::sequential(&class, &ctx.target.url, recorder.clone(), iterations, ctx.cancel.clone()).await?;
+    let done = drive::sequential(
+        &class,
+        &ctx.target.url,
+        recorder.clone(),
+        iterations,
+        ctx.cancel.clone(),
+    )
+    .await?;
     stop_sampling.cancel();
     let samples = match sampler {
         Some(task) => task.await.unwrap_or_default(),
@@ -195,11 +245,19 @@ pub async fn run(ctx: &Ctx) -> Result<Outcome> {
     let timeline = progress.finish().await;
     let rules = super::targets::rules(test, &ctx.settings.checks);
     let (figures, checks) = hub
-        .read(move |v| (TableFigures::of(v.stats, elapsed), super::targets::evaluate(&rules, v)))
+        .read(move |v| {
+            (
+                TableFigures::of(v.stats, elapsed),
+                super::targets::evaluate(&rules, v),
+            )
+        })
         .await
         .ok_or_else(|| anyhow::anyhow!("statistics hub ended early"))?;
     let mut json = header(ctx, test);
-    json.insert("config".into(), json!({ "iterations": iterations, "pid": ctx.settings.pid }));
+    json.insert(
+        "config".into(),
+        json!({ "iterations": iterations, "pid": ctx.settings.pid }),
+    );
     json.insert("iterations_run".into(), done.into());
     json.insert("elapsed_s".into(), elapsed.into());
     super::extend(&mut json, &figures.total);
@@ -230,11 +288,16 @@ pub async fn run(ctx: &Ctx) -> Result<Outcome> {
     if super::targets::any_failed(&checks) {
         code = super::EXIT_CHECK_FAILED;
     }
-    json.insert("checks".into(), serde_json::to_value(&checks)?);
+    json.insert("checks".into(), crate::checks::to_json(&checks));
     let mut summary = super::report_md::figures_block(test.as_str(), &json);
     summary.push_str(&super::report_md::extra_text(&json));
     summary.push_str(&super::report_md::checks_block(json.get("checks")));
-    Ok(Outcome { test, json: Value::Object(json), summary, code })
+    Ok(Outcome {
+        test,
+        json: Value::Object(json),
+        summary,
+        code,
+    })
 }
 
 #[cfg(test)]
@@ -243,7 +306,11 @@ mod tests {
 
     fn series(per_request: f64, n: u64) -> Vec<Sample> {
         (0..n)
-            .map(|i| Sample { t: i as f64, requests: i * 10, rss_bytes: (50e6 + per_request * (i * 10) as f64) as u64 })
+            .map(|i| Sample {
+                t: i as f64,
+                requests: i * 100,
+                rss_bytes: (50e6 + per_request * (i * 100) as f64) as u64,
+            })
             .collect()
     }
 
@@ -254,8 +321,18 @@ mod tests {
         assert_eq!(leak.verdict, "possible_leak");
         let t = leak.trend_bytes_per_1000_requests.unwrap();
         assert!((t - 2048.0 * 1000.0).abs() < 1.0, "{t}");
-        assert_eq!(leak.peak_bytes, Some(50_000_000 + 2048 * 190));
+        assert_eq!(leak.peak_bytes, Some(50_000_000 + 2048 * 1900));
         assert_eq!(judge(&series(0.0, 20)).verdict, "no_leak_detected");
+        // The same trend over 75 requests grows 150 KB: noise, not a verdict.
+        let short: Vec<Sample> = series(2048.0, 20)
+            .into_iter()
+            .map(|s| Sample {
+                requests: s.requests / 20,
+                rss_bytes: 50_000_000 + 2048 * (s.requests / 20),
+                ..s
+            })
+            .collect();
+        assert_eq!(judge(&short).verdict, "inconclusive");
         assert_eq!(judge(&series(2048.0, 3)).verdict, "inconclusive");
         assert_eq!(judge(&[]).verdict, "inconclusive");
     }

@@ -38,7 +38,14 @@ pub struct Point {
 }
 
 /// One progress line (pure, for tests).
-pub fn line(label: &str, elapsed: f64, total: Total, requests: u64, rate: f64, errors: u64) -> String {
+pub fn line(
+    label: &str,
+    elapsed: f64,
+    total: Total,
+    requests: u64,
+    rate: f64,
+    errors: u64,
+) -> String {
     let done = match total {
         Total::Seconds(t) => format!("{:.0}/{t:.0}s, {requests} requests", elapsed.min(t)),
         Total::Requests(n) => format!("{requests}/{n} requests, {elapsed:.0}s"),

@@ -87,19 +87,15 @@ pub fn checks_block(checks: Option<&Value>) -> String {
     };
     let mut out = String::from("Checks:\n");
     for c in checks {
-        let verdict = match c["passed"].as_bool() {
-            Some(true) => "PASS",
-            Some(false) => "FAIL",
-            None => "----",
+        let verdict = if c["passed"].as_bool() == Some(true) {
+            "PASS"
+        } else {
+            "FAIL"
         };
         out.push_str(&format!(
-            "  {verdict} {} (observed {}){}\n",
+            "  {verdict}  {}  {}\n",
             c["rule"].as_str().unwrap_or(""),
-            c["observed"].as_str().unwrap_or("-"),
-            c["reason"]
-                .as_str()
-                .map(|r| format!(": {r}"))
-                .unwrap_or_default(),
+            c["reason"].as_str().unwrap_or(""),
         ));
     }
     out
@@ -149,7 +145,11 @@ pub fn extra_text(t: &Map<String, Value>) -> String {
                 ms(s.get("p95_response_time")),
                 ms(s.get("p99_response_time")),
                 f(s.get("error_rate")) * 100.0,
-                if s["meets_targets"].as_bool() == Some(true) { "yes" } else { "no" },
+                if s["meets_targets"].as_bool() == Some(true) {
+                    "yes"
+                } else {
+                    "no"
+                },
             ));
         }
         out.push_str(&format!(
@@ -168,7 +168,10 @@ pub fn extra_text(t: &Map<String, Value>) -> String {
         ));
     }
     if let Some(m) = t.get("memory").filter(|m| m.is_object()) {
-        out.push_str(&format!("Memory: {}\n\n", m["verdict_text"].as_str().unwrap_or("")));
+        out.push_str(&format!(
+            "Memory: {}\n\n",
+            m["verdict_text"].as_str().unwrap_or("")
+        ));
     }
     if let Some(c) = t.get("confidence").filter(|c| c.is_object()) {
         out.push_str(&format!(

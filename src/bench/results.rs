@@ -158,7 +158,10 @@ mod tests {
         }
         e.log_error(1.0);
         let f = Figures::of(&e, 2.0);
-        assert_eq!((f.total_requests, f.failed_requests, f.successful_requests), (4, 1, 3));
+        assert_eq!(
+            (f.total_requests, f.failed_requests, f.successful_requests),
+            (4, 1, 3)
+        );
         assert_eq!(f.success_rate, 0.75);
         assert!((f.error_rate() - 0.25).abs() < 1e-12);
         assert_eq!(f.avg_response_time, 0.025);
@@ -168,6 +171,9 @@ mod tests {
         assert_eq!(f.requests_per_second, 2.0);
         let empty = Figures::of(&StatsEntry::new("/y", "GET", false, 0.0), 0.0);
         assert_eq!((empty.success_rate, empty.requests_per_second), (1.0, 0.0));
-        assert_eq!(file_name("health", "20260101_000000", "json"), "bench_health_20260101_000000.json");
+        assert_eq!(
+            file_name("health", "20260101_000000", "json"),
+            "bench_health_20260101_000000.json"
+        );
     }
 }

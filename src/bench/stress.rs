@@ -47,7 +47,11 @@ pub struct Step {
 
 /// The step analysis (pure): highest users meeting the targets, first failing, plateau.
 pub fn analyse(steps: &[Step]) -> (Option<u64>, Option<u64>, Option<u64>) {
-    let best_ok = steps.iter().filter(|s| s.meets_targets).map(|s| s.users).max();
+    let best_ok = steps
+        .iter()
+        .filter(|s| s.meets_targets)
+        .map(|s| s.users)
+        .max();
     let degrades = steps.iter().find(|s| !s.meets_targets).map(|s| s.users);
     let mut best = 0.0f64;
     let mut plateau = None;
@@ -62,7 +66,9 @@ pub fn analyse(steps: &[Step]) -> (Option<u64>, Option<u64>, Option<u64>) {
 }
 
 pub fn meets(f: &Figures) -> bool {
-    f.total_requests > 0 && f.p95_response_time * 1000.0 < STEP_P95_MS && f.error_rate() < STEP_MAX_ERROR_RATE
+    f.total_requests > 0
+        && f.p95_response_time * 1000.0 < STEP_P95_MS
+        && f.error_rate() < STEP_MAX_ERROR_RATE
 }
 
 pub async fn run(ctx: &Ctx) -> Result<Outcome> {
@@ -75,7 +81,11 @@ pub async fn run(ctx: &Ctx) -> Result<Outcome> {
     let class = workload::classify_user(&[224], &ConfidenceCollector::new())?;
     let hub = engine::hub::spawn(wall_clock(), "local".into());
     let runner = drive::closed(&class, &ctx.target.url, &hub)?;
-    let progress = Progress::start(test.as_str(), Total::Seconds(step_secs * plan.len() as f64), hub.clone());
+    let progress = Progress::start(
+        test.as_str(),
+        Total::Seconds(step_secs * plan.len() as f64),
+        hub.clone(),
+    );
     let started = tokio::time::Instant::now();
     let mut steps = Vec::new();
     // Every step's report merged: the test's own table, for its totals, rows, errors and checks.
@@ -89,9 +99,12 @@ pub async fn run(ctx: &Ctx) -> Result<Outcome> {
             .await
             .context("cannot start the stress step")?;
         let mut status = runner.subscribe();
-        let _ = tokio::time::timeout(SPAWN_WAIT, status.wait_for(|st| st.user_count >= users)).await;
+        let _ =
+            tokio::time::timeout(SPAWN_WAIT, status.wait_for(|st| st.user_count >= users)).await;
         // What the ramp recorded belongs to no step.
-        hub.take_report(wall_clock()).await.context("statistics hub ended early")?;
+        hub.take_report(wall_clock())
+            .await
+            .context("statistics hub ended early")?;
         let step_started = tokio::time::Instant::now();
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_secs_f64(step_secs)) => {}
@@ -99,7 +112,10 @@ pub async fn run(ctx: &Ctx) -> Result<Outcome> {
         }
         let secs = step_started.elapsed().as_secs_f64();
         let now = wall_clock();
-        let report = hub.take_report(now).await.context("statistics hub ended early")?;
+        let report = hub
+            .take_report(now)
+            .await
+            .context("statistics hub ended early")?;
         let mut table = RequestStats::new(now);
         table.merge_report(&report, now);
         overall.merge_report(&report, now);
@@ -136,7 +152,7 @@ pub async fn run(ctx: &Ctx) -> Result<Outcome> {
     json.insert("throughput_plateau_at".into(), json!(plateau));
     json.insert("timeline".into(), serde_json::to_value(&timeline)?);
     let failed = super::targets::any_failed(&checks);
-    json.insert("checks".into(), serde_json::to_value(&checks)?);
+    json.insert("checks".into(), crate::checks::to_json(&checks));
     let mut summary = super::report_md::figures_block(test.as_str(), &json);
     summary.push_str(&super::report_md::extra_text(&json));
     summary.push_str(&super::report_md::checks_block(json.get("checks")));

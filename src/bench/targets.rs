@@ -1,7 +1,11 @@
 //! The pass/fail targets of each test: the service README's performance targets by default,
-//! replaced by `--check` rules when any are given.
+//! replaced by `--check` rules when any are given; evaluated by [`crate::checks`]. The defaults
+//! are on the Aggregated row: every rate-driven test has one endpoint, and classification's rows
+//! are per image size.
 
+use crate::checks::{self, Check, CheckResult, Metric, Op};
 use crate::config::BenchTest;
+use crate::stats::RequestStats;
 
 /// The README's targets for `test`, in the checks' rule syntax.
 pub fn defaults(test: BenchTest) -> &'static [&'static str] {
@@ -18,12 +22,41 @@ pub fn defaults(test: BenchTest) -> &'static [&'static str] {
 }
 
 /// The rules a test is judged by: `--check` rules when given, else its defaults.
-pub fn rules(test: BenchTest, given: &[String]) -> Vec<String> {
+pub fn rules(test: BenchTest, given: &[Check]) -> Vec<Check> {
     if given.is_empty() {
-        defaults(test).iter().map(|s| s.to_string()).collect()
+        checks::defaults::checks(defaults(test))
     } else {
         given.to_vec()
     }
+}
+
+/// Evaluates `rules` on the statistics of a test (at the hub's `now`).
+pub fn evaluate(rules: &[Check], view: &crate::engine::StatsView<'_>) -> Vec<CheckResult> {
+    evaluate_table(rules, view.stats, crate::engine::wall_clock())
+}
+
+/// Evaluates `rules` on a statistics table at `now`.
+pub fn evaluate_table(rules: &[Check], stats: &RequestStats, now: f64) -> Vec<CheckResult> {
+    checks::evaluate(rules, stats, now)
+}
+
+/// A throughput target above the offered rate cannot pass in the open model (it measures
+/// `--rps`, not the service): one note per such rule, so a failure is not misread.
+pub fn offered_rate_notes(rules: &[Check], rps: f64) -> Vec<String> {
+    rules
+        .iter()
+        .filter(|c| c.metric == Metric::Rps && matches!(c.op, Op::Gt | Op::Ge) && c.threshold >= rps)
+        .map(|c| {
+            format!(
+                "'{}' cannot pass at --rps {rps}: the open model offers only the rate asked; raise --rps above the target to test it",
+                c.text
+            )
+        })
+        .collect()
+}
+
+pub fn any_failed(results: &[CheckResult]) -> bool {
+    checks::failed(results)
 }
 
 #[cfg(test)]
@@ -32,46 +65,26 @@ mod tests {
 
     #[test]
     fn defaults_and_overrides() {
-        assert_eq!(rules(BenchTest::Health, &[])[0], "p95<100ms");
+        assert_eq!(rules(BenchTest::Health, &[])[0].text, "p95<100ms");
         assert_eq!(rules(BenchTest::Classification, &[]).len(), 4);
-        assert_eq!(rules(BenchTest::Health, &["p50<1ms".into()]), ["p50<1ms"]);
+        let health = rules(BenchTest::Health, &[]);
+        assert_eq!(offered_rate_notes(&health, 20.0).len(), 1);
+        assert!(offered_rate_notes(&health, 2000.0).is_empty());
+        let mine = Check::parse("p50<1ms").unwrap();
+        assert_eq!(
+            rules(BenchTest::Health, std::slice::from_ref(&mine)),
+            [mine]
+        );
+        // Every default parses (defaults::checks would drop none).
+        for t in [
+            BenchTest::Health,
+            BenchTest::ModelInfo,
+            BenchTest::Classification,
+            BenchTest::Stress,
+            BenchTest::Latency,
+            BenchTest::Memory,
+        ] {
+            assert_eq!(rules(t, &[]).len(), defaults(t).len());
+        }
     }
-}
-
-/// One evaluated rule, as the results and reports show it.
-#[derive(Debug, Clone, serde::Serialize, PartialEq)]
-pub struct CheckOutcome {
-    pub rule: String,
-    /// `None`: not evaluated.
-    pub passed: Option<bool>,
-    pub observed: Option<String>,
-    pub threshold: Option<String>,
-    pub reason: Option<String>,
-}
-
-/// Evaluates `rules` on the statistics of a test.
-pub fn evaluate(rules: &[String], view: &crate::engine::StatsView<'_>) -> Vec<CheckOutcome> {
-    evaluate_table(rules, view.stats, crate::engine::wall_clock())
-}
-
-/// Evaluates `rules` on a statistics table at `now`.
-pub fn evaluate_table(
-    rules: &[String],
-    _stats: &crate::stats::RequestStats,
-    _now: f64,
-) -> Vec<CheckOutcome> {
-    rules
-        .iter()
-        .map(|r| CheckOutcome {
-            rule: r.clone(),
-            passed: None,
-            observed: None,
-            threshold: None,
-            reason: Some("not evaluated".into()),
-        })
-        .collect()
-}
-
-pub fn any_failed(checks: &[CheckOutcome]) -> bool {
-    checks.iter().any(|c| c.passed == Some(false))
 }

@@ -10,6 +10,7 @@ use clap::{FromArgMatches, Parser, ValueEnum};
 
 use super::error::{self, ConfigError};
 use super::Command;
+use crate::checks::Check;
 
 /// The tests of `--test`, spelled as `benchmark.py` spells them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -93,8 +94,8 @@ pub struct BenchSettings {
     pub iterations: Option<u64>,
     pub output_dir: PathBuf,
     pub pid: Option<u32>,
-    /// The `--check` rules as given; empty means the README's targets for each test.
-    pub checks: Vec<String>,
+    /// The `--check` rules; empty means the README's targets for each test.
+    pub checks: Vec<Check>,
 }
 
 fn parse_url(s: &str) -> Result<String, String> {
@@ -137,9 +138,16 @@ pub(super) fn load(args: &[OsString]) -> Result<Command, ConfigError> {
         Err(e) => return Err(cli_error(&e)),
     };
     let raw = BenchArgs::from_arg_matches(&matches).map_err(|e| cli_error(&e))?;
-    for rule in &raw.checks {
-        check_rule(rule)?;
-    }
+    let checks = raw
+        .checks
+        .iter()
+        .map(|rule| {
+            Check::parse(rule).map_err(|e| ConfigError::Invalid {
+                flag: "--check".into(),
+                message: format!("invalid check '{rule}': {e}"),
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(Command::Bench(BenchSettings {
         test: raw.test,
         url: raw.url,
@@ -149,19 +157,8 @@ pub(super) fn load(args: &[OsString]) -> Result<Command, ConfigError> {
         iterations: raw.iterations,
         output_dir: raw.output_dir,
         pid: raw.pid,
-        checks: raw.checks,
+        checks,
     }))
-}
-
-/// A `--check` rule must at least be non-empty; the rule syntax itself is the checks module's.
-fn check_rule(rule: &str) -> Result<(), ConfigError> {
-    if rule.trim().is_empty() {
-        return Err(ConfigError::Invalid {
-            flag: "--check".into(),
-            message: "empty rule".into(),
-        });
-    }
-    Ok(())
 }
 
 fn cli_error(e: &clap::Error) -> ConfigError {
@@ -204,9 +201,18 @@ mod tests {
         assert_eq!(s.test, BenchTest::ModelInfo);
         let s = settings(&[]);
         assert_eq!(s.test, BenchTest::Comprehensive);
-        let s = settings(&["--test=memory", "--pid", "42", "--check", "p95<1s", "--check", "error-rate<1%"]);
+        let s = settings(&[
+            "--test=memory",
+            "--pid",
+            "42",
+            "--check",
+            "p95<1s",
+            "--check",
+            "error-rate<1%",
+        ]);
         assert_eq!(s.pid, Some(42));
-        assert_eq!(s.checks, ["p95<1s", "error-rate<1%"]);
+        let rules: Vec<&str> = s.checks.iter().map(|c| c.text.as_str()).collect();
+        assert_eq!(rules, ["p95<1s", "error-rate<1%"]);
         let s = settings(&["--url", "http://localhost:8000/"]);
         assert_eq!(s.url.as_deref(), Some("http://localhost:8000"));
     }
@@ -217,12 +223,13 @@ mod tests {
             (&["--test", "bogus"][..], "bogus"),
             (&["--rps", "0"], "--rps"),
             (&["--rps", "fast"], "fast"),
-            (&["--duration", "-3"], "--duration"),
+            (&["--duration=-3"], "--duration"),
             (&["--workers", "0"], "--workers"),
             (&["--iterations", "1000001"], "1000001"),
             (&["--url", "ftp://x"], "ftp://x"),
             (&["--nope"], "--nope"),
             (&["--check", " "], "--check"),
+            (&["--check", "p95<<1"], "p95<<1"),
         ] {
             let e = parse(args).unwrap_err();
             assert_eq!(e.exit_code(), 2, "{args:?}");

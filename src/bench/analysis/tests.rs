@@ -64,11 +64,26 @@ fn prometheus_text() {
                 # TYPE process_resident_memory_bytes gauge\n\
                 process_resident_memory_bytes_total 1\n\
                 process_resident_memory_bytes 1.2345e+07\n";
-    assert_eq!(prometheus_value(text, "process_resident_memory_bytes"), Some(12_345_000.0));
+    assert_eq!(
+        prometheus_value(text, "process_resident_memory_bytes"),
+        Some(12_345_000.0)
+    );
     let labelled = "process_resident_memory_bytes{pid=\"7\"} 2048 1700000000\n";
-    assert_eq!(prometheus_value(labelled, "process_resident_memory_bytes"), Some(2048.0));
-    assert_eq!(prometheus_value("up 1\n", "process_resident_memory_bytes"), None);
-    assert_eq!(prometheus_value("process_resident_memory_bytes x\n", "process_resident_memory_bytes"), None);
+    assert_eq!(
+        prometheus_value(labelled, "process_resident_memory_bytes"),
+        Some(2048.0)
+    );
+    assert_eq!(
+        prometheus_value("up 1\n", "process_resident_memory_bytes"),
+        None
+    );
+    assert_eq!(
+        prometheus_value(
+            "process_resident_memory_bytes x\n",
+            "process_resident_memory_bytes"
+        ),
+        None
+    );
 }
 
 #[test]
