@@ -173,6 +173,14 @@ pub fn extra_text(t: &Map<String, Value>) -> String {
             m["verdict_text"].as_str().unwrap_or("")
         ));
     }
+    for n in t
+        .get("notes")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        out.push_str(&format!("Note: {}\n\n", n.as_str().unwrap_or("")));
+    }
     if let Some(c) = t.get("confidence").filter(|c| c.is_object()) {
         out.push_str(&format!(
             "Top-prediction probability: n={} mean={:.3} min={:.3} max={:.3}\n\n",

@@ -238,6 +238,27 @@ mod tests {
     }
 
     #[test]
+    fn only_a_leading_bench_is_the_subcommand() {
+        let load = |args: &[&str]| {
+            let args = args.iter().map(OsString::from).collect();
+            let env = std::collections::BTreeMap::new();
+            crate::config::load(args, &env, None, std::path::Path::new("/nonexistent"))
+        };
+        assert!(matches!(
+            load(&["skein", "bench", "--test", "latency"]),
+            Ok(Command::Bench(_))
+        ));
+        match load(&["skein", "--headless", "ImageClassifierUser"]).unwrap() {
+            Command::Run(s) => assert_eq!(s.user_classes, ["ImageClassifierUser"]),
+            other => panic!("{other:?}"),
+        }
+        match load(&["skein", "--headless", "ImageClassifierUser", "bench"]).unwrap() {
+            Command::Run(s) => assert_eq!(s.user_classes, ["ImageClassifierUser", "bench"]),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
     fn help_is_printed() {
         match parse(&["--help"]).unwrap() {
             Command::PrintHelp(text) => {
