@@ -24,7 +24,7 @@ pub mod results;
 pub mod stress;
 pub mod targets;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
@@ -57,6 +57,13 @@ pub struct Ctx {
 
 /// Runs `skein bench`, prints each test's summary and gives the exit code.
 pub async fn run(settings: BenchSettings, shutdown: CancellationToken) -> Result<i32> {
+    // An output directory that cannot be made fails before any request, not after the test.
+    std::fs::create_dir_all(&settings.output_dir).with_context(|| {
+        format!(
+            "cannot create the output directory {}",
+            settings.output_dir.display()
+        )
+    })?;
     let target = drive::Target::start(settings.url.as_deref()).await?;
     // The large images take a moment of CPU to build: before the clock starts, off the runtime.
     tokio::task::spawn_blocking(skein_scenarios::images::prepare_bench).await?;
@@ -71,13 +78,14 @@ pub async fn run(settings: BenchSettings, shutdown: CancellationToken) -> Result
         return comprehensive::run(&ctx).await;
     }
     let outcome = run_one(&ctx, test).await?;
+    // The summary first: a file that cannot be written must not lose it.
+    println!("{}", outcome.summary);
     let stamp = results::stamp();
     let path = results::write(
         &ctx.settings.output_dir,
         &results::file_name(test.as_str(), &stamp, "json"),
         &serde_json::to_string_pretty(&outcome.json)?,
     )?;
-    println!("{}", outcome.summary);
     println!("Results written to {}", path.display());
     Ok(outcome.code)
 }
