@@ -41,7 +41,7 @@ pub fn line_chart(
     let y0 = 0.0f64.min(all.iter().map(|p| p.1).fold(f64::INFINITY, f64::min));
     let sx = |x: f64| PAD + (x - x0) / (x1 - x0).max(1e-12) * (W - 2.0 * PAD);
     let sy = |y: f64| H - PAD + -(y - y0) / (y1 - y0).max(1e-12) * (H - 2.0 * PAD);
-    out.push_str(&axes(x_label, y_label, (x0, x1), (y0, y1)));
+    out.push_str(&axes(x_label, y_label, Some((x0, x1)), (y0, y1)));
     const COLOURS: [&str; 4] = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd"];
     for (i, (name, pts)) in series.iter().enumerate() {
         let colour = COLOURS[i % COLOURS.len()];
@@ -77,7 +77,7 @@ pub fn bar_chart(title: &str, y_label: &str, bars: &[(String, f64)]) -> String {
         out.push_str("<text x=\"300\" y=\"120\">no data</text></svg></figure>");
         return out;
     }
-    out.push_str(&axes("", y_label, (0.0, bars.len() as f64), (0.0, max)));
+    out.push_str(&axes("", y_label, None, (0.0, max)));
     let slot = (W - 2.0 * PAD) / bars.len() as f64;
     for (i, (label, v)) in bars.iter().enumerate() {
         let h = if max > 0.0 {
@@ -110,14 +110,21 @@ fn bounds(values: impl Iterator<Item = f64>) -> (f64, f64) {
     }
 }
 
-fn axes(x_label: &str, y_label: &str, x: (f64, f64), y: (f64, f64)) -> String {
+/// The two axes with the y range, and the x range when the x axis is numeric.
+fn axes(x_label: &str, y_label: &str, x: Option<(f64, f64)>, y: (f64, f64)) -> String {
+    let x_ticks = x.map_or(String::new(), |(x0, x1)| {
+        format!(
+            "<text x=\"{PAD}\" y=\"{lb}\" font-size=\"10\">{x0:.3}</text><text x=\"{r2}\" y=\"{lb}\" font-size=\"10\">{x1:.3}</text>",
+            lb = H - PAD + 14.0,
+            r2 = W - PAD - 30.0,
+        )
+    });
     format!(
-        "<line x1=\"{PAD}\" y1=\"{b}\" x2=\"{r}\" y2=\"{b}\" stroke=\"#444\"/><line x1=\"{PAD}\" y1=\"{PAD}\" x2=\"{PAD}\" y2=\"{b}\" stroke=\"#444\"/>\
-         <text x=\"{PAD}\" y=\"{lb}\" font-size=\"10\">{:.3}</text><text x=\"{r2}\" y=\"{lb}\" font-size=\"10\">{:.3}</text>\
+        "<line x1=\"{PAD}\" y1=\"{b}\" x2=\"{r}\" y2=\"{b}\" stroke=\"#444\"/><line x1=\"{PAD}\" y1=\"{PAD}\" x2=\"{PAD}\" y2=\"{b}\" stroke=\"#444\"/>{x_ticks}\
          <text x=\"2\" y=\"{b}\" font-size=\"10\">{:.1}</text><text x=\"2\" y=\"{PAD}\" font-size=\"10\">{:.1}</text>\
          <text x=\"{mx}\" y=\"{H}\" font-size=\"11\">{}</text><text x=\"2\" y=\"14\" font-size=\"11\">{}</text>",
-        x.0, x.1, y.0, y.1, esc(x_label), esc(y_label),
-        b = H - PAD, r = W - PAD, lb = H - PAD + 14.0, r2 = W - PAD - 30.0, mx = W / 2.0 - 40.0,
+        y.0, y.1, esc(x_label), esc(y_label),
+        b = H - PAD, r = W - PAD, mx = W / 2.0 - 40.0,
     )
 }
 
@@ -163,7 +170,7 @@ pub fn page(json: &Map<String, Value>) -> String {
         "ms",
         &refs,
     ));
-    let sizes: Vec<(String, f64)> = tests
+    let mut sizes: Vec<(String, f64)> = tests
         .get("classification")
         .and_then(|c| c["endpoints"].as_array())
         .map(|rows| {
@@ -181,6 +188,13 @@ pub fn page(json: &Map<String, Value>) -> String {
                 .collect()
         })
         .unwrap_or_default();
+    // By side, not by name: 224 px before 1024 px.
+    sizes.sort_by_key(|(label, _)| {
+        label
+            .trim_matches(|c: char| !c.is_ascii_digit())
+            .parse::<u32>()
+            .unwrap_or(u32::MAX)
+    });
     body.push_str(&bar_chart(
         "Classification p95 by image size (ms)",
         "ms",
