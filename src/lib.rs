@@ -3,6 +3,7 @@
 //! hands the command line to [`app`].
 
 pub mod app;
+pub mod bench;
 pub mod checks;
 pub mod classifier;
 pub mod cluster;

@@ -14,8 +14,9 @@ fn main() -> ExitCode {
         .collect();
     let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
     let cwd = std::env::current_dir().unwrap_or_else(|_| ".".into());
-    let settings = match config::load(std::env::args_os().collect(), &env, home.as_deref(), &cwd) {
-        Ok(Command::Run(settings)) => settings,
+    let job = match config::load(std::env::args_os().collect(), &env, home.as_deref(), &cwd) {
+        Ok(Command::Run(settings)) => app::Job::Run(settings),
+        Ok(Command::Bench(settings)) => app::Job::Bench(settings),
         Ok(Command::PrintHelp(text)) => {
             print!("{text}");
             return ExitCode::SUCCESS;
@@ -42,7 +43,7 @@ fn main() -> ExitCode {
     let shutdown = CancellationToken::new();
     let result = runtime.block_on(async {
         app::on_signals(shutdown.clone());
-        app::main(settings, shutdown).await
+        app::run_job(job, shutdown).await
     });
     match result {
         Ok(c) => code(c),

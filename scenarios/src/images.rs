@@ -18,6 +18,10 @@ pub const LARGE_SIDE: u32 = 4000;
 static SMALL: LazyLock<Vec<u8>> = LazyLock::new(|| random_jpeg(224, 1));
 static MEDIUM: LazyLock<Vec<u8>> = LazyLock::new(|| random_jpeg(256, 2));
 static LARGE: LazyLock<Vec<u8>> = LazyLock::new(|| random_jpeg(512, 3));
+/// The benchmark's larger sizes: noise over a gradient (as [`huge_jpeg`]), so a 2048 px image
+/// is about 1.5 MB rather than the 6 MB of pure noise, under the service's 10 MB limit.
+static BENCH_1024: OnceLock<Vec<u8>> = OnceLock::new();
+static BENCH_2048: OnceLock<Vec<u8>> = OnceLock::new();
 /// A `OnceLock` rather than a `LazyLock` so async callers can ask whether it is built yet.
 static HUGE: OnceLock<Vec<u8>> = OnceLock::new();
 
@@ -35,6 +39,25 @@ pub fn jpeg(side: u32) -> &'static [u8] {
         256 => &MEDIUM,
         512 => &LARGE,
         _ => &SMALL,
+    }
+}
+
+/// The benchmark's image of side 224, 512, 1024 or 2048 (any other side gives the 224 one).
+/// The two large ones take a moment of CPU to build on first use: call [`prepare_bench`]
+/// from a blocking thread before a run.
+pub fn bench_jpeg(side: u32) -> &'static [u8] {
+    match side {
+        512 => &LARGE,
+        1024 => BENCH_1024.get_or_init(|| noisy_gradient_jpeg(1024, 5, HUGE_NOISE_AMPLITUDE)),
+        2048 => BENCH_2048.get_or_init(|| noisy_gradient_jpeg(2048, 6, HUGE_NOISE_AMPLITUDE)),
+        _ => &SMALL,
+    }
+}
+
+/// Builds every benchmark image now (blocking), so no request pays for it.
+pub fn prepare_bench() {
+    for side in [224, 512, 1024, 2048] {
+        bench_jpeg(side);
     }
 }
 

@@ -3,6 +3,7 @@
 //! [`catalogue`] lists the user classes; [`classifier`] holds their transactions (public, so
 //! tests and other workloads can reuse them); [`images`] the shared test images.
 
+pub mod bench;
 pub mod classifier;
 pub mod images;
 

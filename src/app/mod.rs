@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::checks;
 use crate::classifier;
-use crate::config::{Role, Settings};
+use crate::config::{BenchSettings, Role, Settings};
 use crate::control::{LocalRun, RunControl};
 use crate::controller::{Controller, RunInfo};
 use crate::engine::{self, wall_clock, RunnerSetup, SessionFactory};
@@ -370,6 +370,26 @@ struct FinalTexts {
     failed: bool,
     summary: String,
     checks: Vec<checks::CheckResult>,
+}
+
+/// What the command line asked for, once parsed.
+// Built once per process; boxing the big variant would buy nothing.
+#[allow(clippy::large_enum_variant)]
+pub enum Job {
+    Run(Settings),
+    Bench(BenchSettings),
+}
+
+/// Runs a parsed command: a Locust-style run or `skein bench`.
+pub async fn run_job(job: Job, shutdown: CancellationToken) -> Result<i32> {
+    match job {
+        Job::Run(settings) => main(settings, shutdown).await,
+        Job::Bench(settings) => {
+            // Warnings only: the bench's own progress line and summary are its output.
+            crate::logging::init(tracing::Level::WARN, None)?;
+            crate::bench::run(settings, shutdown).await
+        }
+    }
 }
 
 /// The process's whole life after the command line: logging, then the run.

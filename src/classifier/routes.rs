@@ -34,6 +34,8 @@ pub const ROUTES: &[&str] = &[
 ];
 pub const UNMATCHED_ROUTE: &str = "<unmatched>";
 const COUNTS_ROUTE: &str = "/_skein/counts";
+/// Prometheus exposition of the service process's own resident memory (the bench's memory test).
+pub const METRICS_ROUTE: &str = "/metrics";
 
 pub(super) fn build(state: ClassifierState) -> Router {
     Router::new()
@@ -42,6 +44,7 @@ pub(super) fn build(state: ClassifierState) -> Router {
         .route("/api/v1/model/info", get(model_info))
         .route("/api/v1/classify", axum::routing::post(classify))
         .route(COUNTS_ROUTE, get(counts).delete(reset_counts))
+        .route(METRICS_ROUTE, get(metrics))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
@@ -51,7 +54,7 @@ pub(super) fn build(state: ClassifierState) -> Router {
 
 async fn count(State(state): State<ClassifierState>, req: Request, next: Next) -> Response {
     let path = req.uri().path();
-    if path == COUNTS_ROUTE {
+    if path == COUNTS_ROUTE || path == METRICS_ROUTE {
         return next.run(req).await;
     }
     let route = ROUTES
@@ -92,6 +95,31 @@ async fn health(State(state): State<ClassifierState>) -> Json<Value> {
 
 async fn model_info(State(state): State<ClassifierState>) -> Json<ModelInfo> {
     Json(state.model.as_ref().clone())
+}
+
+/// `process_resident_memory_bytes` of this process, read from `/proc/self/status` (the
+/// gauge Prometheus' client libraries export); absent where there is no /proc.
+async fn metrics() -> Response {
+    let rss = tokio::fs::read_to_string("/proc/self/status")
+        .await
+        .ok()
+        .and_then(|s| crate::bench::analysis::status_rss_bytes(&s));
+    let mut text = String::new();
+    if let Some(bytes) = rss {
+        text.push_str(
+            "# HELP process_resident_memory_bytes Resident memory size in bytes.\n\
+             # TYPE process_resident_memory_bytes gauge\n",
+        );
+        text.push_str(&format!("process_resident_memory_bytes {bytes}\n"));
+    }
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        text,
+    )
+        .into_response()
 }
 
 async fn counts(State(state): State<ClassifierState>) -> Json<Value> {

@@ -428,3 +428,22 @@ fn delays_parse_as_whole_milliseconds() {
         assert!(parse_delay_ms(bad).is_err(), "{bad}");
     }
 }
+
+#[tokio::test]
+async fn metrics_exposes_this_process_resident_memory() {
+    let state = ClassifierState::new();
+    let req = Request::get("/metrics").body(Body::empty()).unwrap();
+    let response = router(state.clone()).oneshot(req).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(response.headers()[header::CONTENT_TYPE]
+        .to_str()
+        .unwrap()
+        .starts_with("text/plain; version=0.0.4"));
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    let text = String::from_utf8(body.to_vec()).unwrap();
+    let rss = crate::bench::analysis::prometheus_value(&text, "process_resident_memory_bytes")
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(rss > 1024.0 * 1024.0, "{rss}");
+    // Not counted: scraping must not show up in the service's request counts.
+    assert_eq!(state.counters.total(), 0);
+}

@@ -8,6 +8,7 @@
 //! [`load`] reads nothing from the process: arguments, environment, home and working directory
 //! are all passed in (only `--processes -1` asks the OS for the number of CPUs).
 
+mod bench;
 mod cluster;
 mod error;
 mod file;
@@ -26,6 +27,7 @@ use clap::error::ErrorKind;
 use clap::parser::ValueSource;
 use clap::FromArgMatches;
 
+pub use bench::{BenchSettings, BenchTest, MAX_ITERATIONS, MAX_WORKERS};
 pub use cluster::{worker_child_args, ClusterSettings, Role};
 pub use error::{
     master_port_busy_message, ConfigError, EXIT_FATAL, EXIT_GAVE_UP_WAITING, EXIT_MASTER_PORT_BUSY,
@@ -44,6 +46,8 @@ use raw::{Kind, Source, KEY_ALIASES, SOURCES, USER_CLASSES_ENV};
 #[allow(clippy::large_enum_variant)]
 pub enum Command {
     Run(Settings),
+    /// `skein bench …`: the benchmark suite (its own flags, see [`bench`]).
+    Bench(BenchSettings),
     /// `-h/--help`: the text to print to stdout (exit 0).
     PrintHelp(String),
     /// `-V/--version`: the line to print to stdout (exit 0).
@@ -79,6 +83,10 @@ pub fn load(
     if args.is_empty() {
         // clap takes the first argument as the program name; keep injected ones out of it.
         args.push(OsString::from("skein"));
+    }
+    // No Locust user class is called `bench`, so the word is free to name the subcommand.
+    if args.get(1).is_some_and(|a| a == "bench") {
+        return bench::load(&args);
     }
     let cmd = raw::command();
     let cli = match cmd.clone().try_get_matches_from(&args) {

@@ -227,10 +227,12 @@ fn the_report_carries_the_check_results() {
         );
     }
     let exceptions = Exceptions::default();
+    let open = crate::stats::OpenStats::new(100, 1_000.0);
     let view = StatsView {
         stats: &stats,
         exceptions: &exceptions,
         history: &[],
+        open: &open,
     };
     let rules = [
         crate::checks::Check::parse("health p95<100ms").unwrap(),

@@ -1,0 +1,90 @@
+//! The pass/fail targets of each test: the service README's performance targets by default,
+//! replaced by `--check` rules when any are given; evaluated by [`crate::checks`]. The defaults
+//! are on the Aggregated row: every rate-driven test has one endpoint, and classification's rows
+//! are per image size.
+
+use crate::checks::{self, Check, CheckResult, Metric, Op};
+use crate::config::BenchTest;
+use crate::stats::RequestStats;
+
+/// The README's targets for `test`, in the checks' rule syntax.
+pub fn defaults(test: BenchTest) -> &'static [&'static str] {
+    const AVAILABILITY: [&str; 2] = ["success-rate>99.9%", "error-rate<0.1%"];
+    match test {
+        BenchTest::Health => &["p95<100ms", "rps>1000", AVAILABILITY[0], AVAILABILITY[1]],
+        BenchTest::ModelInfo => &["p95<200ms", "rps>500", AVAILABILITY[0], AVAILABILITY[1]],
+        BenchTest::Classification => &["p95<500ms", "rps>100", AVAILABILITY[0], AVAILABILITY[1]],
+        // Sequential and stepped tests are not throughput tests: latency and availability only.
+        BenchTest::Latency | BenchTest::Memory => &["p95<500ms", AVAILABILITY[0], AVAILABILITY[1]],
+        BenchTest::Stress => &[AVAILABILITY[0], AVAILABILITY[1]],
+        BenchTest::Comprehensive => &[],
+    }
+}
+
+/// The rules a test is judged by: `--check` rules when given, else its defaults.
+pub fn rules(test: BenchTest, given: &[Check]) -> Vec<Check> {
+    if given.is_empty() {
+        checks::defaults::checks(defaults(test))
+    } else {
+        given.to_vec()
+    }
+}
+
+/// Evaluates `rules` on the statistics of a test (at the hub's `now`).
+pub fn evaluate(rules: &[Check], view: &crate::engine::StatsView<'_>) -> Vec<CheckResult> {
+    evaluate_table(rules, view.stats, crate::engine::wall_clock())
+}
+
+/// Evaluates `rules` on a statistics table at `now`.
+pub fn evaluate_table(rules: &[Check], stats: &RequestStats, now: f64) -> Vec<CheckResult> {
+    checks::evaluate(rules, stats, now)
+}
+
+/// A throughput target above the offered rate cannot pass in the open model (it measures
+/// `--rps`, not the service): one note per such rule, so a failure is not misread.
+pub fn offered_rate_notes(rules: &[Check], rps: f64) -> Vec<String> {
+    rules
+        .iter()
+        .filter(|c| c.metric == Metric::Rps && matches!(c.op, Op::Gt | Op::Ge) && c.threshold >= rps)
+        .map(|c| {
+            format!(
+                "'{}' cannot pass at --rps {rps}: the open model offers only the rate asked; raise --rps above the target to test it",
+                c.text
+            )
+        })
+        .collect()
+}
+
+pub fn any_failed(results: &[CheckResult]) -> bool {
+    checks::failed(results)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_and_overrides() {
+        assert_eq!(rules(BenchTest::Health, &[])[0].text, "p95<100ms");
+        assert_eq!(rules(BenchTest::Classification, &[]).len(), 4);
+        let health = rules(BenchTest::Health, &[]);
+        assert_eq!(offered_rate_notes(&health, 20.0).len(), 1);
+        assert!(offered_rate_notes(&health, 2000.0).is_empty());
+        let mine = Check::parse("p50<1ms").unwrap();
+        assert_eq!(
+            rules(BenchTest::Health, std::slice::from_ref(&mine)),
+            [mine]
+        );
+        // Every default parses (defaults::checks would drop none).
+        for t in [
+            BenchTest::Health,
+            BenchTest::ModelInfo,
+            BenchTest::Classification,
+            BenchTest::Stress,
+            BenchTest::Latency,
+            BenchTest::Memory,
+        ] {
+            assert_eq!(rules(t, &[]).len(), defaults(t).len());
+        }
+    }
+}
