@@ -7,13 +7,17 @@ use std::time::Duration;
 
 use futures::future::BoxFuture;
 use serde_json::{json, Value};
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::control::RunControl;
 use crate::engine::{wall_clock, StatsView};
+use crate::health::HealthSummary;
 use crate::logging::LogBuffer;
 use crate::report;
-use crate::report::page::{index_args, report_args, task_ratios, worker_rows, PageDefaults};
+use crate::report::page::{
+    add_health, index_args, report_args, task_ratios, worker_rows, PageDefaults,
+};
 use crate::stats::{Exceptions, RequestStats};
 use crate::web::{self, CsvKind, CsvNameParts, SwarmRequest};
 
@@ -26,6 +30,9 @@ pub struct RunInfo {
     pub csv_history_path: Option<std::path::PathBuf>,
     /// `--autoquit`: after a timed stop, cancel this token that many seconds later.
     pub autoquit: Option<(u64, CancellationToken)>,
+    /// This process's health: `/stats/requests` shows its latest CPU and RSS, the report its
+    /// summary and the verdict so far.
+    pub health: Option<watch::Receiver<HealthSummary>>,
 }
 
 pub struct Controller {
@@ -127,17 +134,28 @@ impl web::Backend for Controller {
     fn stats_requests(&self) -> BoxFuture<'_, Value> {
         Box::pin(async move {
             let st = self.run.status();
-            self.read(move |v| {
-                let workers = worker_rows(&st);
-                report::web::stats_requests(
-                    v.stats,
-                    wall_clock(),
-                    st.runner.state.as_str(),
-                    st.runner.user_count,
-                    workers.as_deref(),
-                )
-            })
-            .await
+            let generator = self
+                .info
+                .health
+                .as_ref()
+                .map(|h| generator_now(&h.borrow()));
+            let mut body = self
+                .read(move |v| {
+                    let workers = worker_rows(&st);
+                    report::web::stats_requests(
+                        v.stats,
+                        wall_clock(),
+                        st.runner.state.as_str(),
+                        st.runner.user_count,
+                        workers.as_deref(),
+                    )
+                })
+                .await;
+            // skein's own key (Locust's page ignores it): the header shows it.
+            if let (Value::Object(m), Some(g)) = (&mut body, generator) {
+                m.insert("generator".into(), g);
+            }
+            body
         })
     }
 
@@ -182,9 +200,15 @@ impl web::Backend for Controller {
         Box::pin(async move {
             let st = self.run.status();
             let classes = self.run.classes().to_vec();
+            let generator = self.info.health.as_ref().map(|h| h.borrow().clone());
             self.read(move |v| {
                 let host = st.runner.host.clone();
-                report_args(v, &st, &classes, host.as_deref())
+                let mut args = report_args(v, &st, &classes, host.as_deref());
+                if let Some(g) = &generator {
+                    let verdict = crate::health::assess(g, &st, v.stats, None);
+                    add_health(&mut args, g, &verdict);
+                }
+                args
             })
             .await
         })
@@ -223,4 +247,16 @@ impl web::Backend for Controller {
     fn user_class_count(&self) -> BoxFuture<'_, Option<usize>> {
         Box::pin(async move { Some(self.run.classes().len()) })
     }
+}
+
+/// The generator's latest figures for the page's header (`cpu_usage` and `memory_usage` as the
+/// workers' rows name them).
+fn generator_now(h: &HealthSummary) -> Value {
+    let last = h.samples().last();
+    json!({
+        "cpu_usage": last.map_or(0.0, |s| (s.cpu_percent * 10.0).round() / 10.0),
+        "memory_usage": h.rss_last_bytes,
+        "cores": h.cores(),
+        "cpu_warning": h.cpu_warned,
+    })
 }

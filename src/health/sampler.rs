@@ -7,7 +7,6 @@
 use std::time::Duration;
 
 use tokio::sync::watch;
-use tokio::task::JoinHandle;
 use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 
@@ -96,7 +95,6 @@ impl SamplerSetup<ProcProbe> {
 pub struct HealthSampler {
     summary: watch::Receiver<HealthSummary>,
     token: CancellationToken,
-    task: JoinHandle<()>,
 }
 
 impl HealthSampler {
@@ -105,12 +103,8 @@ impl HealthSampler {
         let token = parent.child_token();
         let summary = HealthSummary::new(setup.cores, setup.ticks_per_second, setup.capacity);
         let (tx, rx) = watch::channel(summary);
-        let task = tokio::spawn(run(setup, tx, token.clone()));
-        HealthSampler {
-            summary: rx,
-            token,
-            task,
-        }
+        tokio::spawn(run(setup, tx, token.clone()));
+        HealthSampler { summary: rx, token }
     }
 
     /// Follows the summary (the web UI reads the latest sample from it).
@@ -119,12 +113,16 @@ impl HealthSampler {
     }
 
     /// Takes a last reading, ends the task, and returns the final summary; logs Locust's
-    /// end-of-test reminder when the warning was logged during the run.
-    pub async fn finish(self) -> HealthSummary {
+    /// end-of-test reminder when the warning was logged during the run (on the first call; later
+    /// calls only return the summary).
+    pub async fn finish(&self) -> HealthSummary {
+        let first = !self.token.is_cancelled();
         self.token.cancel();
-        let _ = self.task.await;
-        let summary = self.summary.borrow().clone();
-        if summary.cpu_warned {
+        // The task owns the sender: the channel closes when it has taken its last reading.
+        let mut rx = self.summary.clone();
+        while rx.changed().await.is_ok() {}
+        let summary = rx.borrow().clone();
+        if first && summary.cpu_warned {
             tracing::warn!("{CPU_WARNING_AT_END}");
         }
         summary

@@ -20,7 +20,19 @@ pub fn bytes(n: u64) -> String {
 
 /// The block: this process's CPU, memory, network and disk, then each worker's CPU on a master.
 pub fn generator_block(s: &HealthSummary) -> String {
-    let mut out = String::from("Generator (this skein process)\n");
+    block(s, false)
+}
+
+/// The block; `with_target` when the embedded reference service runs in this process (its
+/// work is then in the figures too).
+pub fn block(s: &HealthSummary, with_target: bool) -> String {
+    let mut out = if with_target {
+        String::from(
+            "Generator (this skein process, including the embedded reference service it runs)\n",
+        )
+    } else {
+        String::from("Generator (this skein process)\n")
+    };
     let c = &s.cpu;
     if c.samples == 0 {
         out.push_str("  CPU: no samples while users ran\n");
@@ -71,6 +83,18 @@ pub fn generator_block(s: &HealthSummary) -> String {
 }
 
 /// The block and the verdict line, as printed at the end of a run.
-pub fn final_text(s: &HealthSummary, v: &Verdict) -> String {
-    format!("{}{}\n", generator_block(s), v.line())
+pub fn final_text(s: &HealthSummary, v: &Verdict, with_target: bool) -> String {
+    format!("{}{}\n", block(s, with_target), v.line())
+}
+
+/// One log line for a process that prints no summary (a worker).
+pub fn one_line(s: &HealthSummary) -> String {
+    format!(
+        "Generator: CPU mean {:.1}%, max {:.1}% of one core ({} cores, {} samples while users ran); peak RSS {}",
+        s.cpu.mean(),
+        s.cpu.max,
+        s.cores(),
+        s.cpu.samples,
+        bytes(s.rss_peak_bytes())
+    )
 }
