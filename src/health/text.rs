@@ -71,7 +71,7 @@ pub fn block(s: &HealthSummary, with_target: bool) -> String {
     }
     for (id, w) in s.workers() {
         out.push_str(&format!(
-            "  Worker {id}: CPU mean {:.1}%, max {:.1}% (above 90% in {} of {} heartbeats); peak memory {}\n",
+            "  Worker {id}: CPU mean {:.1}%, max {:.1}% (above 90% in {} of {} samples); peak memory {}\n",
             w.cpu.mean(),
             w.cpu.max,
             w.cpu.saturated,
