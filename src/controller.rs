@@ -134,28 +134,17 @@ impl web::Backend for Controller {
     fn stats_requests(&self) -> BoxFuture<'_, Value> {
         Box::pin(async move {
             let st = self.run.status();
-            let generator = self
-                .info
-                .health
-                .as_ref()
-                .map(|h| generator_now(&h.borrow()));
-            let mut body = self
-                .read(move |v| {
-                    let workers = worker_rows(&st);
-                    report::web::stats_requests(
-                        v.stats,
-                        wall_clock(),
-                        st.runner.state.as_str(),
-                        st.runner.user_count,
-                        workers.as_deref(),
-                    )
-                })
-                .await;
-            // skein's own key (Locust's page ignores it): the header shows it.
-            if let (Value::Object(m), Some(g)) = (&mut body, generator) {
-                m.insert("generator".into(), g);
-            }
-            body
+            self.read(move |v| {
+                let workers = worker_rows(&st);
+                report::web::stats_requests(
+                    v.stats,
+                    wall_clock(),
+                    st.runner.state.as_str(),
+                    st.runner.user_count,
+                    workers.as_deref(),
+                )
+            })
+            .await
         })
     }
 
@@ -214,6 +203,15 @@ impl web::Backend for Controller {
         })
     }
 
+    fn health(&self) -> BoxFuture<'_, Value> {
+        Box::pin(async move {
+            match &self.info.health {
+                Some(h) => health_now(&h.borrow()),
+                None => json!({}),
+            }
+        })
+    }
+
     fn index_args(&self) -> BoxFuture<'_, Value> {
         Box::pin(async move {
             let st = self.run.status();
@@ -249,14 +247,20 @@ impl web::Backend for Controller {
     }
 }
 
-/// The generator's latest figures for the page's header (`cpu_usage` and `memory_usage` as the
-/// workers' rows name them).
-fn generator_now(h: &HealthSummary) -> Value {
+/// `/skein/health`: the latest figures for the page's header (`cpu_usage` and `memory_usage` as
+/// the workers' rows name them), and the summary so far without its per-second series (the
+/// page polls this every 2 s; the report carries the series).
+fn health_now(h: &HealthSummary) -> Value {
     let last = h.samples().last();
+    let mut summary = h.to_json();
+    if let Value::Object(m) = &mut summary {
+        m.remove("series");
+    }
     json!({
         "cpu_usage": last.map_or(0.0, |s| (s.cpu_percent * 10.0).round() / 10.0),
         "memory_usage": h.rss_last_bytes,
         "cores": h.cores(),
         "cpu_warning": h.cpu_warned,
+        "summary": summary,
     })
 }

@@ -182,3 +182,75 @@ async fn a_master_shows_each_workers_cpu_and_no_worker_lost_at_the_end() {
     // Each worker logged its own line when it ended.
     assert_eq!(err.matches(": Generator: CPU mean ").count(), 2, "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_web_ui_serves_this_processs_health() {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    let svc = spawn_local().await.unwrap();
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_skein"))
+        .args([
+            "--web-host",
+            "127.0.0.1",
+            "-P",
+            "0",
+            "--autostart",
+            "-u",
+            "1",
+        ])
+        .args(["-t", "4s", "--autoquit", "1", "-H", &svc.base_url()])
+        .arg("ImageClassifierUser")
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let port = tokio::time::timeout(Duration::from_secs(30), async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            if let Some(rest) = line
+                .split("Starting web interface at http://127.0.0.1:")
+                .nth(1)
+            {
+                return rest.trim().parse::<u16>().unwrap();
+            }
+        }
+        panic!("skein ended without starting its web interface");
+    })
+    .await
+    .expect("the web interface starts");
+    let drain = tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    let url = format!("http://127.0.0.1:{port}/skein/health");
+    // Bounded: a sample a second, and the run lasts 4 s.
+    let mut body = serde_json::Value::Null;
+    for _ in 0..40 {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        body = reqwest::get(&url).await.unwrap().json().await.unwrap();
+        if body["summary"]["cpu_percent"]["samples"].as_u64() >= Some(1) {
+            break;
+        }
+    }
+    assert!(body["cpu_usage"].is_number(), "{body}");
+    assert!(body["memory_usage"].as_u64().unwrap() > 1 << 20, "{body}");
+    assert!(
+        body["summary"]["cpu_percent"]["samples"].as_u64() >= Some(1),
+        "{body}"
+    );
+    assert!(
+        body["summary"].get("series").is_none(),
+        "the poll stays small"
+    );
+    // Locust's own endpoint keeps Locust's keys.
+    let stats: serde_json::Value = reqwest::get(format!("http://127.0.0.1:{port}/stats/requests"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(stats.get("generator").is_none(), "{stats}");
+    let status = tokio::time::timeout(Duration::from_secs(60), child.wait())
+        .await
+        .expect("--autoquit ends it")
+        .unwrap();
+    assert_eq!(status.code(), Some(0));
+    drain.await.unwrap();
+}

@@ -51,6 +51,16 @@ pub fn spawn_for_run(status: watch::Receiver<RunStatus>) -> HealthSampler {
     HealthSampler::spawn(SamplerSetup::new(context), &CancellationToken::new())
 }
 
+/// Starts sampling this process for a run with no ramp and no runner status (a `bench` test):
+/// every sample counts.
+pub fn spawn_active() -> HealthSampler {
+    let context = Box::new(|| Context {
+        active: true,
+        workers: Vec::new(),
+    });
+    HealthSampler::spawn(SamplerSetup::new(context), &CancellationToken::new())
+}
+
 /// The verdict on a run so far (`ended_at`: when the run's own end began, epoch seconds; see
 /// [`verdict::lost_workers`]). The open model's counts are zeros until it reports them.
 pub fn assess(

@@ -84,7 +84,8 @@ pub fn block(s: &HealthSummary, with_target: bool) -> String {
 
 /// The block and the verdict line, as printed at the end of a run.
 pub fn final_text(s: &HealthSummary, v: &Verdict, with_target: bool) -> String {
-    format!("{}{}\n", block(s, with_target), v.line())
+    // A blank line after it, as after every block of the summary.
+    format!("{}{}\n\n", block(s, with_target), v.line())
 }
 
 /// One log line for a process that prints no summary (a worker).

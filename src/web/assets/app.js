@@ -67,16 +67,6 @@
     if (s.worker_count !== undefined) $("status-workers").textContent = String(s.worker_count);
     $("status-rps").textContent = SK.num(s.current_rps || 0, 1);
     $("status-failures").textContent = SK.num((Number(s.fail_ratio) || 0) * 100, 0) + "%";
-    // skein's own key: this process's latest CPU (% of one core) and RSS.
-    var g = s.generator;
-    show($("status-generator-box"), !!g);
-    if (g) {
-      $("status-generator").textContent = SK.num(g.cpu_usage, 0) + "% CPU, " +
-        SK.num((Number(g.memory_usage) || 0) / 1048576, 0) + " MB";
-      $("status-generator").title = "This process: CPU in % of one core (" + g.cores +
-        " cores), resident memory" + (g.cpu_warning ? "; CPU was above 90% of its cores" : "");
-      $("status-generator").className = g.cpu_warning ? "warn" : "";
-    }
     $("stats").innerHTML = SK.statsTable(s.stats);
     setOnline(true);
     $("failures").innerHTML = SK.failuresTable(s.errors);
@@ -121,6 +111,19 @@
       $("last-update").textContent = "connection problem: " + e.message;
       setOnline(false, e.message);
     });
+    getJSON("./skein/health").then(applyHealth).catch(function () {});
+  }
+
+  // skein's own endpoint: this process's latest CPU (% of one core) and RSS, in the header.
+  function applyHealth(g) {
+    var known = g && g.cpu_usage !== undefined;
+    show($("status-generator-box"), known);
+    if (!known) return;
+    var el = $("status-generator");
+    el.textContent = SK.num(g.cpu_usage, 0) + "% CPU, " + SK.num((Number(g.memory_usage) || 0) / 1048576, 0) + " MB";
+    el.title = "This process: CPU in % of one core (" + g.cores + " cores), resident memory" +
+      (g.cpu_warning ? "; CPU was above 90% of its cores" : "");
+    el.className = g.cpu_warning ? "warn" : "";
   }
 
   function pollSlow() {
