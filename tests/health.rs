@@ -254,3 +254,98 @@ async fn the_web_ui_serves_this_processs_health() {
     assert_eq!(status.code(), Some(0));
     drain.await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_killed_mid_run_makes_the_masters_verdict_suspect() {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    let svc = spawn_local().await.unwrap();
+    let host = svc.base_url();
+    let mut master = tokio::process::Command::new(env!("CARGO_BIN_EXE_skein"))
+        .args(["--master", "--headless", "--master-bind-host", "127.0.0.1"])
+        .args([
+            "--master-bind-port",
+            "0",
+            "--expect-workers",
+            "2",
+            "-u",
+            "4",
+            "-r",
+            "100",
+        ])
+        .args([
+            "-t",
+            "10s",
+            "--only-summary",
+            "-H",
+            &host,
+            "ImageClassifierUser",
+        ])
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(master.stderr.take().unwrap()).lines();
+    let mut log = String::new();
+    let mut read_until = async |log: &mut String, done: &dyn Fn(&str) -> bool| {
+        tokio::time::timeout(Duration::from_secs(60), async {
+            while !done(log) {
+                let line = lines
+                    .next_line()
+                    .await
+                    .unwrap()
+                    .expect("the master runs on");
+                log.push_str(&line);
+                log.push('\n');
+            }
+        })
+        .await
+        .unwrap_or_else(|_| panic!("timed out; log so far:\n{log}"));
+    };
+    read_until(&mut log, &|l: &str| l.contains("Listening for workers on")).await;
+    let port = log
+        .split("Listening for workers on 127.0.0.1:")
+        .nth(1)
+        .and_then(|r| r.lines().next())
+        .unwrap()
+        .trim()
+        .to_string();
+    let worker = || {
+        tokio::process::Command::new(env!("CARGO_BIN_EXE_skein"))
+            .args([
+                "--worker",
+                "--master-host",
+                "127.0.0.1",
+                "--master-port",
+                &port,
+            ])
+            .args(["-H", &host])
+            .stderr(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap()
+    };
+    let mut doomed = worker();
+    let mut survivor = worker();
+    read_until(&mut log, &|l: &str| l.contains("All users spawned")).await;
+    doomed.start_kill().unwrap();
+    let _ = doomed.wait().await;
+    read_until(&mut log, &|l: &str| {
+        l.contains("Run verdict:") && l.ends_with("\n\n")
+    })
+    .await;
+    let status = tokio::time::timeout(Duration::from_secs(60), master.wait())
+        .await
+        .expect("the master ends after -t")
+        .unwrap();
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "the verdict does not change the exit code:\n{log}"
+    );
+    let verdict = at(&log, "\nRun verdict: SUSPECT — ");
+    let lost = at(&log, " lost mid-run (missing)");
+    assert!(verdict < lost, "{log}");
+    let _ = tokio::time::timeout(Duration::from_secs(30), survivor.wait()).await;
+}
