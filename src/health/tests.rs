@@ -651,12 +651,8 @@ fn lost_workers_are_the_missing_and_the_early_quitters_once_each() {
     assert!(lost_workers(&[change(1.0, "a", "stopped")], None).is_empty());
 }
 
-#[test]
-fn the_input_comes_from_the_summary_the_status_and_the_stats() {
-    let mut s = HealthSummary::new(1, 100, 10);
-    s.record(0.0, 0.0, reading(0, 1, (0, 0, 0, 0), (0, 0)), &active());
-    s.record(1.0, 1.0, reading(95, 1, (0, 0, 0, 0), (0, 0)), &active());
-    let mut status = RunStatus::local(RunnerStatus {
+fn running_status() -> RunnerStatus {
+    RunnerStatus {
         state: RunState::Running,
         user_count: 0,
         class_counts: Default::default(),
@@ -665,7 +661,15 @@ fn the_input_comes_from_the_summary_the_status_and_the_stats() {
         host: None,
         peak_user_count: 0,
         final_class_counts: Default::default(),
-    });
+    }
+}
+
+#[test]
+fn the_input_comes_from_the_summary_the_status_and_the_stats() {
+    let mut s = HealthSummary::new(1, 100, 10);
+    s.record(0.0, 0.0, reading(0, 1, (0, 0, 0, 0), (0, 0)), &active());
+    s.record(1.0, 1.0, reading(95, 1, (0, 0, 0, 0), (0, 0)), &active());
+    let mut status = RunStatus::local(running_status());
     status.membership = vec![change(0.5, "w", "missing")];
     let stats = crate::stats::RequestStats::new(0.0);
     let input = input_from(&s, &status, &stats, OpenModelCounts::default(), None);
@@ -749,4 +753,90 @@ async fn the_parent_token_ends_the_task() {
     while w.changed().await.is_ok() {}
     let s = sampler.finish().await;
     assert_eq!(s.cpu.samples, 0);
+}
+
+/// A probe whose CPU time grows by `per_read` ticks at every read.
+struct Busy {
+    ticks: u64,
+    per_read: u64,
+}
+
+impl Probe for Busy {
+    fn read(&mut self) -> Option<Reading> {
+        self.ticks += self.per_read;
+        Some(reading(self.ticks, 1, (0, 0, 0, 0), (0, 0)))
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_saturated_process_warns_once_after_the_first_ten_second_window() {
+    let setup = SamplerSetup {
+        // 95 ticks a second at 100 Hz on one core: 95 %.
+        probe: Busy {
+            ticks: 0,
+            per_read: 95,
+        },
+        context: Box::new(active),
+        interval: Duration::from_secs(1),
+        capacity: 100,
+        cores: 1,
+        ticks_per_second: 100,
+    };
+    let sampler = HealthSampler::spawn(setup, &CancellationToken::new());
+    let mut w = sampler.watch();
+    while w.borrow_and_update().cpu.samples < 9 {
+        w.changed().await.unwrap();
+    }
+    assert!(!w.borrow().cpu_warned, "not before a whole window");
+    while w.borrow_and_update().cpu.samples < 12 {
+        w.changed().await.unwrap();
+    }
+    assert!(w.borrow().cpu_warned);
+    let s = sampler.finish().await;
+    assert_eq!(s.cpu.saturated, s.cpu.samples);
+    let v = assess(
+        &s,
+        &RunStatus::local(running_status()),
+        &crate::stats::RequestStats::new(0.0),
+        None,
+    );
+    assert_eq!(
+        match v {
+            Verdict::Suspect { reasons } => reasons.iter().map(Reason::kind).collect(),
+            Verdict::Valid => Vec::new(),
+        },
+        ["generator_cpu"]
+    );
+}
+
+#[test]
+fn the_context_counts_running_users_and_the_workers_running_them() {
+    use crate::control::WorkerView;
+    let view = |id: &str, state: &str| WorkerView {
+        id: id.into(),
+        state: state.into(),
+        user_count: 1,
+        cpu_percent: 50.0,
+        memory_bytes: 3,
+    };
+    let mut st = RunStatus::local(running_status());
+    st.workers = vec![
+        view("a", "running"),
+        view("b", "ready"),
+        view("c", "spawning"),
+        view("d", "missing"),
+    ];
+    let ctx = context_of(&st);
+    assert!(ctx.active);
+    let ids: Vec<&str> = ctx.workers.iter().map(|w| w.id.as_str()).collect();
+    assert_eq!(ids, ["a", "c"]);
+    for (state, active) in [
+        (RunState::Ready, false),
+        (RunState::Spawning, true),
+        (RunState::Stopping, false),
+        (RunState::Stopped, false),
+    ] {
+        st.runner.state = state;
+        assert_eq!(context_of(&st).active, active, "{state:?}");
+    }
 }
