@@ -7,14 +7,18 @@ use std::time::Duration;
 
 use futures::future::BoxFuture;
 use serde_json::{json, Value};
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::checks::{self, Check};
 use crate::control::RunControl;
 use crate::engine::{wall_clock, StatsView};
+use crate::health::HealthSummary;
 use crate::logging::LogBuffer;
 use crate::report;
-use crate::report::page::{index_args, report_args, task_ratios, worker_rows, PageDefaults};
+use crate::report::page::{
+    add_health, index_args, report_args, task_ratios, worker_rows, PageDefaults,
+};
 use crate::stats::{Exceptions, RequestStats};
 use crate::web::{self, CsvKind, CsvNameParts, SwarmRequest};
 
@@ -32,6 +36,9 @@ pub struct RunInfo {
     /// `--arrival-rate`: a swarm starts the open model at this rate (the form's user count
     /// and spawn rate do not apply; its host and classes do).
     pub open_model: Option<crate::config::OpenModel>,
+    /// This process's health: `/stats/requests` shows its latest CPU and RSS, the report its
+    /// summary and the verdict so far.
+    pub health: Option<watch::Receiver<HealthSummary>>,
 }
 
 pub struct Controller {
@@ -212,12 +219,27 @@ impl web::Backend for Controller {
             let st = self.run.status();
             let classes = self.run.classes().to_vec();
             let rules = self.info.checks.clone();
+            let generator = self.info.health.as_ref().map(|h| h.borrow().clone());
             self.read(move |v| {
                 let host = st.runner.host.clone();
                 let results = checks::evaluate(&rules, v.stats, wall_clock());
-                report_args(v, &st, &classes, host.as_deref(), &results)
+                let mut args = report_args(v, &st, &classes, host.as_deref(), &results);
+                if let Some(g) = &generator {
+                    let verdict = crate::health::assess(g, &st, v.stats, v.open, None);
+                    add_health(&mut args, g, &verdict);
+                }
+                args
             })
             .await
+        })
+    }
+
+    fn health(&self) -> BoxFuture<'_, Value> {
+        Box::pin(async move {
+            match &self.info.health {
+                Some(h) => health_now(&h.borrow()),
+                None => json!({}),
+            }
         })
     }
 
@@ -254,4 +276,22 @@ impl web::Backend for Controller {
     fn user_class_count(&self) -> BoxFuture<'_, Option<usize>> {
         Box::pin(async move { Some(self.run.classes().len()) })
     }
+}
+
+/// `/skein/health`: the latest figures for the page's header (`cpu_usage` and `memory_usage` as
+/// the workers' rows name them), and the summary so far without its per-second series (the
+/// page polls this every 2 s; the report carries the series).
+fn health_now(h: &HealthSummary) -> Value {
+    let last = h.samples().last();
+    let mut summary = h.to_json();
+    if let Value::Object(m) = &mut summary {
+        m.remove("series");
+    }
+    json!({
+        "cpu_usage": last.map_or(0.0, |s| (s.cpu_percent * 10.0).round() / 10.0),
+        "memory_usage": h.rss_last_bytes,
+        "cores": h.cores(),
+        "cpu_warning": h.cpu_warned,
+        "summary": summary,
+    })
 }

@@ -11,6 +11,7 @@ pub mod config;
 pub mod control;
 pub mod controller;
 pub mod engine;
+pub mod health;
 pub mod logging;
 pub mod output;
 pub mod report;

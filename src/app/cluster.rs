@@ -18,7 +18,10 @@ use crate::cluster::transport::{hostname_hex32, WorkerOptions};
 use crate::cluster::value::Value;
 use crate::cluster::worker::WorkerConfig;
 use crate::config::{self, Role, Settings};
-use crate::engine::{self, wall_clock, ClassPlan, HubRole, RunnerSetup, SessionFactory};
+use crate::engine::{
+    self, wall_clock, ClassPlan, HubRole, RunState, RunnerSetup, RunnerStatus, SessionFactory,
+};
+use crate::health::{self, HealthSampler, SamplerSetup};
 
 /// The master half of a run: the handle for the headless driver, the boundary for the rest.
 pub struct MasterParts {
@@ -177,6 +180,7 @@ pub async fn run_worker(
         hub: hub.clone(),
         sessions,
     });
+    let health = worker_health(runner.subscribe());
     let mut config = WorkerConfig::new(node_id, class_names);
     config.reset_stats = settings.reset_stats;
     let plan = node::worker::WorkerPlan {
@@ -187,13 +191,29 @@ pub async fn run_worker(
         default_host: host,
         logs,
     };
-    match node::worker::run(plan, runner, hub, shutdown).await {
+    let result = node::worker::run(plan, runner, hub, shutdown).await;
+    let generator = health.finish().await;
+    tracing::info!("{}", health::text::one_line(&generator));
+    match result {
         Ok(code) => Ok(code),
         Err(e) => {
             tracing::error!("{e}");
             Err(exit(config::EXIT_FATAL, e.to_string()))
         }
     }
+}
+
+/// A worker samples its own health too: Locust's CPU warning, and a line at its end (its master
+/// shows its heartbeat CPU and memory, and judges the run).
+fn worker_health(mut runner: tokio::sync::watch::Receiver<RunnerStatus>) -> HealthSampler {
+    let context = Box::new(move || health::Context {
+        active: matches!(
+            runner.borrow_and_update().state,
+            RunState::Spawning | RunState::Running
+        ),
+        workers: Vec::new(),
+    });
+    HealthSampler::spawn(SamplerSetup::new(context), &CancellationToken::new())
 }
 
 /// `--processes`: the local workers this parent forks, killed if the parent goes first.

@@ -4,7 +4,7 @@
 //! the way out: the runner is stopped and the hub drained before the last outputs are written.
 
 use std::io::Write;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
@@ -16,6 +16,7 @@ use crate::config::{BenchSettings, Role, Settings};
 use crate::control::{LocalRun, RunControl};
 use crate::controller::{Controller, RunInfo};
 use crate::engine::{self, wall_clock, RunnerSetup, SessionFactory};
+use crate::health::{self, HealthSampler};
 use crate::logging::LogBuffer;
 use crate::output::{self, OutputPlan, Outputs};
 use crate::report;
@@ -69,8 +70,13 @@ pub struct Run {
     pub started_at: f64,
     /// A master's own handle (its run boundary is `control`).
     pub master: Option<cluster::MasterParts>,
+    /// This process's health, sampled from setup to the final summary.
+    pub health: HealthSampler,
+    /// When the run's own end began (the `-t` limit, a signal, the web UI's quit): a worker
+    /// that quits after it was let go, not lost.
+    ended_at: OnceLock<f64>,
     /// Kept alive for the whole run when skein started the reference service itself.
-    _classifier: Option<classifier::LocalClassifier>,
+    classifier: Option<classifier::LocalClassifier>,
 }
 
 impl Run {
@@ -96,11 +102,13 @@ impl Run {
             return Ok(Run {
                 host: settings.host.clone(),
                 settings,
+                health: health::spawn_for_run(control.subscribe()),
                 control,
                 logs,
                 started_at: wall_clock(),
                 master: Some(parts),
-                _classifier: None,
+                ended_at: OnceLock::new(),
+                classifier: None,
             });
         }
         let (host, local) = choose_host(&settings, &classes).await?;
@@ -116,14 +124,17 @@ impl Run {
             hub: hub.clone(),
             sessions,
         });
+        let control: Arc<dyn RunControl> = LocalRun::new(runner, hub);
         Ok(Run {
             settings,
-            control: LocalRun::new(runner, hub),
+            health: health::spawn_for_run(control.subscribe()),
+            control,
             host,
             logs,
             started_at,
             master: None,
-            _classifier: local,
+            ended_at: OnceLock::new(),
+            classifier: local,
         })
     }
 }
@@ -243,20 +254,32 @@ pub async fn run_headless(run: Run, shutdown: CancellationToken) -> Result<i32> 
 pub async fn finish(run: &Run, paths: &output::OutputPaths, outputs_ok: bool) -> Result<i32> {
     let s = &run.settings;
     let mut outputs_ok = outputs_ok;
+    let generator = run.health.finish().await;
+    if run
+        .master
+        .as_ref()
+        .is_some_and(|m| m.handle.status().cpu_warning)
+    {
+        tracing::warn!("{}", health::sampler::WORKER_CPU_WARNING_AT_END);
+    }
+    let ended_at = run.ended_at.get().copied();
     let status = run.control.status();
     let classes = run.control.classes().to_vec();
     let host = run.host.clone();
     let html = paths.html.is_some();
     let rules = s.checks.clone();
+    let with_target = run.classifier.is_some();
     // Everything is built where the statistics live; only the IO happens here.
     let end = run
         .control
         .read(move |v| {
             let checks = checks::evaluate(&rules, v.stats, wall_clock());
+            let verdict = health::assess(&generator, &status, v.stats, v.open, ended_at);
             FinalTexts {
                 html: html.then(|| {
-                    let args =
+                    let mut args =
                         report::page::report_args(v, &status, &classes, host.as_deref(), &checks);
+                    report::page::add_health(&mut args, &generator, &verdict);
                     web::render_report(&args)
                 }),
                 json: report::json::entries_json(v.stats),
@@ -271,6 +294,8 @@ pub async fn finish(run: &Run, paths: &output::OutputPaths, outputs_ok: bool) ->
                 open_json: report::open::summary_json(v.open)
                     .map(|j| report::json::dumps(&j, Some(4))),
                 checks,
+                health: health::text::final_text(&generator, &verdict, with_target),
+                verdict: verdict.line(),
             }
         })
         .await
@@ -303,8 +328,11 @@ pub async fn finish(run: &Run, paths: &output::OutputPaths, outputs_ok: bool) ->
         let _ = writeln!(o, "{json}");
         let _ = o.flush();
     }
+    // The verdict never changes the exit code: it says how far to trust the numbers.
     if s.json_file.is_none() {
-        output::print_block(&end.summary);
+        output::print_block(&format!("{}{}", end.summary, end.health));
+    } else {
+        tracing::info!("{}", end.verdict);
     }
     // Printed even when --json-file leaves the summary out: a CI log must say why it failed.
     output::print_block(&checks::console_block(&end.checks));
@@ -352,6 +380,7 @@ async fn workers_ready(run: &Run, shutdown: &CancellationToken) -> Result<bool> 
 /// The end of the users: a standalone run stops its own; a master sends `quit` (as Locust's
 /// master does at the end, with no `stop`) and waits for the workers' final reports.
 async fn end_users(run: &Run) {
+    let _ = run.ended_at.set(wall_clock());
     match &run.master {
         Some(m) => {
             m.handle.quit().await;
@@ -370,6 +399,9 @@ struct FinalTexts {
     failed: bool,
     summary: String,
     checks: Vec<checks::CheckResult>,
+    /// The generator block and the verdict line.
+    health: String,
+    verdict: String,
 }
 
 /// What the command line asked for, once parsed.
@@ -477,6 +509,7 @@ pub async fn run_web(run: Run, shutdown: CancellationToken) -> Result<i32> {
             autoquit: s.web.autoquit.map(|after| (after, shutdown.clone())),
             checks: s.checks.clone(),
             open_model: s.open_model,
+            health: Some(run.health.watch()),
         },
     );
     let options = WebOptions {

@@ -6,16 +6,15 @@
 //! enum per direction; [`codec`] turns them into Locust's msgpack `[type, data, node_id]`
 //! frames and back, byte-identical to Locust 2.47.0; [`value`] is the msgpack tree under it.
 //! [`master`] and [`worker`] are the two sides of the protocol as state machines that take
-//! messages, ticks and an injected clock and return effects; [`procstat`] samples the CPU and
-//! memory a worker's heartbeats report; [`transport`] carries the frames; [`node`] runs a
-//! state machine against a transport, the runner and the statistics hub.
+//! messages, ticks and an injected clock and return effects; [`transport`] carries the frames;
+//! [`node`] runs a state machine against a transport, the runner and the statistics hub. The
+//! CPU and memory a worker's heartbeats report come from [`crate::health`].
 
 pub mod codec;
 pub mod dispatch;
 pub mod master;
 pub mod message;
 pub mod node;
-pub mod procstat;
 pub mod transport;
 pub mod value;
 pub mod worker;

@@ -190,6 +190,19 @@ pub fn report_args(
     })
 }
 
+/// skein's own keys of the report's data: the generator's health (`generator`, with its
+/// per-second series for the chart) and the run's verdict (`verdict`).
+pub fn add_health(
+    args: &mut Value,
+    summary: &crate::health::HealthSummary,
+    verdict: &crate::health::Verdict,
+) {
+    if let Value::Object(m) = args {
+        m.insert("generator".into(), summary.to_json());
+        m.insert("verdict".into(), verdict.to_json());
+    }
+}
+
 /// `/stats/requests`' `workers` rows.
 pub fn worker_rows(status: &RunStatus) -> Option<Vec<super::web::WorkerRow>> {
     status.is_distributed.then(|| {

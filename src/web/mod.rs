@@ -169,6 +169,11 @@ pub trait Backend: Send + Sync + 'static {
     fn user_class_count(&self) -> BoxFuture<'_, Option<usize>> {
         Box::pin(async { None })
     }
+    /// `GET /skein/health` (skein's own): this process's latest CPU and RSS and its health
+    /// summary so far; `{}` when nothing samples it.
+    fn health(&self) -> BoxFuture<'_, Value> {
+        Box::pin(async { Value::Object(Default::default()) })
+    }
     /// `POST /user`: updates a user class from `{"user_class_name": …, attr: value, …}`.
     fn update_user(&self, settings: Value) -> BoxFuture<'_, Result<(), String>> {
         let _ = settings;

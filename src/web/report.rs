@@ -85,6 +85,7 @@ pub fn render_report(args: &Value) -> String {
     out.push_str(&profile);
     out.push_str("</dl>\n");
     out.push_str(&download);
+    out.push_str(&health_section(args));
     out.push_str(REPORT_BODY);
     out.push_str("</main>\n<script type=\"application/json\" id=\"report-data\">");
     out.push_str(&script_safe(args));
@@ -97,6 +98,87 @@ pub fn render_report(args: &Value) -> String {
         out.push_str("\n</script>\n");
     }
     out.push_str("</body>\n</html>\n");
+    out
+}
+
+/// skein's "Generator" section (this process's CPU, memory, network, disk, per-worker CPU) and
+/// the run's verdict, rendered here so they read without JavaScript; the CPU and memory charts
+/// are drawn by report.js from `generator.series`. Nothing when the data has no `generator`.
+fn health_section(args: &Value) -> String {
+    let Some(g) = args.get("generator").filter(|g| g.is_object()) else {
+        return String::new();
+    };
+    let n = |v: &Value| v.as_f64().unwrap_or(0.0);
+    let b = |v: &Value| crate::health::text::bytes(v.as_u64().unwrap_or(0));
+    let mut out = String::from("<section id=\"section-generator\"><h2>Generator</h2>\n");
+    if let Some(v) = args.get("verdict") {
+        let valid = v.get("valid").and_then(Value::as_bool).unwrap_or(false);
+        out.push_str(&format!(
+            "<p id=\"report-verdict\" class=\"{}\"><strong>{}</strong></p>\n",
+            if valid {
+                "verdict-valid"
+            } else {
+                "verdict-suspect"
+            },
+            esc(v.get("text").and_then(Value::as_str).unwrap_or(""))
+        ));
+    }
+    let cpu = &g["cpu_percent"];
+    out.push_str("<dl class=\"summary\" id=\"report-generator\">\n");
+    out.push_str(&format!(
+        "<dt>CPU (% of one core)</dt><dd id=\"report-generator-cpu\">mean {:.1}%, max {:.1}% ({} cores; above {:.0}% in {} of {} samples)</dd>\n",
+        n(&cpu["mean"]),
+        n(&cpu["max"]),
+        g["cores"],
+        n(&g["cpu_limit_percent"]),
+        cpu["saturated_samples"],
+        cpu["samples"]
+    ));
+    out.push_str(&format!(
+        "<dt>Peak RSS</dt><dd id=\"report-generator-rss\">{}</dd>\n",
+        b(&g["rss_bytes"]["peak"])
+    ));
+    let net = &g["network"];
+    let net_text = if net.is_object() {
+        format!(
+            "{} in, {} out; loopback {} in, {} out (whole network namespace)",
+            b(&net["external"]["rx_bytes"]),
+            b(&net["external"]["tx_bytes"]),
+            b(&net["loopback"]["rx_bytes"]),
+            b(&net["loopback"]["tx_bytes"])
+        )
+    } else {
+        "not available".to_string()
+    };
+    out.push_str(&format!(
+        "<dt>Network</dt><dd id=\"report-generator-net\">{net_text}</dd>\n"
+    ));
+    let disk = &g["disk"];
+    let disk_text = if disk.is_object() {
+        format!(
+            "{} read, {} written",
+            b(&disk["read_bytes"]),
+            b(&disk["write_bytes"])
+        )
+    } else {
+        "not available".to_string()
+    };
+    out.push_str(&format!(
+        "<dt>Disk</dt><dd id=\"report-generator-disk\">{disk_text}</dd>\n"
+    ));
+    for w in g["workers"].as_array().into_iter().flatten() {
+        let c = &w["cpu_percent"];
+        out.push_str(&format!(
+            "<dt>Worker {}</dt><dd>CPU mean {:.1}%, max {:.1}% (above 90% in {} of {} samples); peak memory {}</dd>\n",
+            esc(w["id"].as_str().unwrap_or("")),
+            n(&c["mean"]),
+            n(&c["max"]),
+            c["saturated_samples"],
+            c["samples"],
+            b(&w["peak_memory_bytes"])
+        ));
+    }
+    out.push_str("</dl>\n<div class=\"chart\" id=\"chart-generator-cpu\" data-testid=\"chart-generator-cpu\"></div>\n<div class=\"chart\" id=\"chart-generator-rss\" data-testid=\"chart-generator-rss\"></div>\n</section>\n");
     out
 }
 

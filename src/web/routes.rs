@@ -73,6 +73,7 @@ enum Route {
     Tasks,
     Logs,
     WorkerCount,
+    Health,
     User,
     Login,
 }
@@ -102,6 +103,7 @@ fn match_route(path: &str) -> Option<Route> {
         "/tasks" => Route::Tasks,
         "/logs" => Route::Logs,
         "/worker-count" => Route::WorkerCount,
+        "/skein/health" => Route::Health,
         "/user" => Route::User,
         "/login" => Route::Login,
         p => {
@@ -274,6 +276,7 @@ async fn route_response(
         Route::Exceptions => json_response(StatusCode::OK, &b.exceptions().await),
         Route::Tasks => json_response(StatusCode::OK, &b.tasks().await),
         Route::Logs => json_response(StatusCode::OK, &b.logs().await),
+        Route::Health => json_response(StatusCode::OK, &b.health().await),
         Route::WorkerCount => json_response(
             StatusCode::OK,
             &json!({"worker_count": b.worker_count().await}),

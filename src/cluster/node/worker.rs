@@ -12,10 +12,10 @@ use tokio_util::sync::CancellationToken;
 use super::log;
 use crate::cluster::codec::Frame;
 use crate::cluster::message::{ClassCounts, ExceptionReport, LogsReport, ToMaster, ToWorker};
-use crate::cluster::procstat::ProcSampler;
 use crate::cluster::transport::{TransportError, WorkerOptions, WorkerTransport};
 use crate::cluster::worker::{Effect, Worker, WorkerConfig};
 use crate::engine::{wall_clock, HubHandle, RunState, RunnerHandle, RunnerStatus, SpawnOrder};
+use crate::health::ProcSampler;
 use crate::logging::LogBuffer;
 
 /// How often a worker sends its log lines (Locust's `WORKER_LOG_REPORT_INTERVAL`).

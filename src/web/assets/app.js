@@ -125,6 +125,19 @@
       $("last-update").textContent = "connection problem: " + e.message;
       setOnline(false, e.message);
     });
+    getJSON("./skein/health").then(applyHealth).catch(function () {});
+  }
+
+  // skein's own endpoint: this process's latest CPU (% of one core) and RSS, in the header.
+  function applyHealth(g) {
+    var known = g && g.cpu_usage !== undefined;
+    show($("status-generator-box"), known);
+    if (!known) return;
+    var el = $("status-generator");
+    el.textContent = SK.num(g.cpu_usage, 0) + "% CPU, " + SK.num((Number(g.memory_usage) || 0) / 1048576, 0) + " MB";
+    el.title = "This process: CPU in % of one core (" + g.cores + " cores), resident memory" +
+      (g.cpu_warning ? "; CPU was above 90% of its cores" : "");
+    el.className = g.cpu_warning ? "warn" : "";
   }
 
   function pollSlow() {

@@ -301,6 +301,6 @@
   window.SK = {
     esc: esc, num: num, table: table, statsTable: statsTable, REPORT_STATS_COLUMNS: REPORT_STATS_COLUMNS, failuresTable: failuresTable,
     exceptionsTable: exceptionsTable, membershipTable: membershipTable, checksTable: checksTable, responseTimesTable: responseTimesTable, ratios: ratios,
-    makeCharts: makeCharts, seedCharts: seedCharts, epochToLocal: epochToLocal
+    makeCharts: makeCharts, seedCharts: seedCharts, epochToLocal: epochToLocal, Chart: Chart
   };
 })();

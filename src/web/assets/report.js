@@ -36,7 +36,18 @@
 
   var charts = SK.makeCharts("chart-");
   SK.seedCharts(charts, arr(data.history));
+  var all = [charts.rps, charts.rt, charts.users];
+  // skein's generator section: this process's CPU and memory, one point a second.
+  var series = data.generator && data.generator.series;
+  if (series && $("chart-generator-cpu")) {
+    var cpu = new SK.Chart($("chart-generator-cpu"), "Generator CPU (% of one core)", ["CPU"], "%");
+    var rss = new SK.Chart($("chart-generator-rss"), "Generator memory (MB)", ["RSS"], " MB");
+    var xs = arr(series.time).map(Number);
+    cpu.set(xs.slice(), [arr(series.cpu_percent).slice(0, xs.length)]);
+    rss.set(xs.slice(), [arr(series.rss_bytes).slice(0, xs.length).map(function (b) { return (Number(b) || 0) / 1048576; })]);
+    all.push(cpu, rss);
+  }
   window.addEventListener("resize", function () {
-    [charts.rps, charts.rt, charts.users].forEach(function (c) { c.resize(); });
+    all.forEach(function (c) { c.resize(); });
   });
 })();
