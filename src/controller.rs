@@ -9,11 +9,13 @@ use futures::future::BoxFuture;
 use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
 
+use crate::cluster::procstat::{parse_stat_cpu_ticks, parse_statm_rss_bytes};
 use crate::control::RunControl;
 use crate::engine::{wall_clock, StatsView};
 use crate::logging::LogBuffer;
 use crate::report;
 use crate::report::page::{index_args, report_args, task_ratios, worker_rows, PageDefaults};
+use crate::report::prometheus::{self, MetricsInput, ProcessTotals};
 use crate::stats::{Exceptions, RequestStats};
 use crate::web::{self, CsvKind, CsvNameParts, SwarmRequest};
 
@@ -223,4 +225,48 @@ impl web::Backend for Controller {
     fn user_class_count(&self) -> BoxFuture<'_, Option<usize>> {
         Box::pin(async move { Some(self.run.classes().len()) })
     }
+
+    fn metrics(&self) -> BoxFuture<'_, Option<String>> {
+        Box::pin(async move {
+            let st = self.run.status();
+            let classes: Vec<String> = self.run.classes().iter().map(|c| c.name.clone()).collect();
+            let process = process_totals().await;
+            let text = self
+                .read(move |v| {
+                    prometheus::render(&MetricsInput {
+                        stats: v.stats,
+                        status: &st,
+                        classes: classes.iter().map(String::as_str).collect(),
+                        process,
+                    })
+                })
+                .await;
+            Some(text)
+        })
+    }
 }
+
+/// This process's CPU time and resident memory from `/proc/self` (Linux); `None` elsewhere.
+async fn process_totals() -> Option<ProcessTotals> {
+    let stat = tokio::fs::read_to_string("/proc/self/stat").await.ok()?;
+    let statm = tokio::fs::read_to_string("/proc/self/statm").await.ok()?;
+    let ticks = parse_stat_cpu_ticks(&stat)?;
+    let resident_bytes = parse_statm_rss_bytes(&statm, sysconf(libc::_SC_PAGESIZE, 4096))?;
+    Some(ProcessTotals {
+        cpu_seconds: ticks as f64 / sysconf(libc::_SC_CLK_TCK, 100) as f64,
+        resident_bytes,
+    })
+}
+
+fn sysconf(name: libc::c_int, fallback: u64) -> u64 {
+    // SAFETY: sysconf only reads a configuration value; it takes no pointers.
+    let v = unsafe { libc::sysconf(name) };
+    if v > 0 {
+        v as u64
+    } else {
+        fallback
+    }
+}
+
+#[cfg(test)]
+mod tests;

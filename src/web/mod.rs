@@ -9,12 +9,14 @@
 //!
 //! Layout: [`swarm_form`] (pure form parsing/validation), [`pyjson`] (Python-compatible JSON
 //! text), [`auth`] (basic auth), [`origin`] (the cross-site check of state-changing requests),
-//! [`assets`] (embedded page and vendored chart library), [`routes`] (the router), [`report`]
+//! [`assets`] (embedded page and vendored chart library), [`routes`] (the router), [`metrics`]
+//! (`GET /metrics`, the Prometheus scrape), [`report`]
 //! (HTML report renderer), [`serve`] (listener, TLS, graceful shutdown), [`testing`] (a fake
 //! backend for tests and demos).
 
 pub mod assets;
 pub mod auth;
+pub mod metrics;
 pub mod origin;
 pub mod pyjson;
 pub mod report;
@@ -167,6 +169,11 @@ pub trait Backend: Send + Sync + 'static {
     /// How many user classes exist (`/swarm` refuses more distinct `user_classes` than this);
     /// `None` when unknown.
     fn user_class_count(&self) -> BoxFuture<'_, Option<usize>> {
+        Box::pin(async { None })
+    }
+    /// `GET /metrics`: the Prometheus exposition text (`report::prometheus`); `None` when the
+    /// backend has none (the route then answers 404).
+    fn metrics(&self) -> BoxFuture<'_, Option<String>> {
         Box::pin(async { None })
     }
     /// `POST /user`: updates a user class from `{"user_class_name": …, attr: value, …}`.
