@@ -13,12 +13,15 @@ use tokio_util::sync::CancellationToken;
 use crate::checks::{self, Check};
 use crate::control::RunControl;
 use crate::engine::{wall_clock, StatsView};
+use crate::health::sample::{parse_stat_cpu_ticks, parse_statm_rss_bytes};
+use crate::health::sampler::sysconf_or;
 use crate::health::HealthSummary;
 use crate::logging::LogBuffer;
 use crate::report;
 use crate::report::page::{
     add_health, index_args, report_args, task_ratios, worker_rows, PageDefaults,
 };
+use crate::report::prometheus::{self, MetricsInput, ProcessTotals};
 use crate::stats::{Exceptions, RequestStats};
 use crate::web::{self, CsvKind, CsvNameParts, SwarmRequest};
 
@@ -276,6 +279,25 @@ impl web::Backend for Controller {
     fn user_class_count(&self) -> BoxFuture<'_, Option<usize>> {
         Box::pin(async move { Some(self.run.classes().len()) })
     }
+
+    fn metrics(&self) -> BoxFuture<'_, Option<String>> {
+        Box::pin(async move {
+            let st = self.run.status();
+            let classes: Vec<String> = self.run.classes().iter().map(|c| c.name.clone()).collect();
+            let process = process_totals().await;
+            let text = self
+                .read(move |v| {
+                    prometheus::render(&MetricsInput {
+                        stats: v.stats,
+                        status: &st,
+                        classes: classes.iter().map(String::as_str).collect(),
+                        process,
+                    })
+                })
+                .await;
+            Some(text)
+        })
+    }
 }
 
 /// `/skein/health`: the latest figures for the page's header (`cpu_usage` and `memory_usage` as
@@ -295,3 +317,18 @@ fn health_now(h: &HealthSummary) -> Value {
         "summary": summary,
     })
 }
+
+/// This process's CPU time and resident memory from `/proc/self` (Linux); `None` elsewhere.
+async fn process_totals() -> Option<ProcessTotals> {
+    let stat = tokio::fs::read_to_string("/proc/self/stat").await.ok()?;
+    let statm = tokio::fs::read_to_string("/proc/self/statm").await.ok()?;
+    let ticks = parse_stat_cpu_ticks(&stat)?;
+    let resident_bytes = parse_statm_rss_bytes(&statm, sysconf_or(libc::_SC_PAGESIZE, 4096))?;
+    Some(ProcessTotals {
+        cpu_seconds: ticks as f64 / sysconf_or(libc::_SC_CLK_TCK, 100) as f64,
+        resident_bytes,
+    })
+}
+
+#[cfg(test)]
+mod tests;

@@ -225,7 +225,7 @@ impl ProcSampler {
     }
 }
 
-fn sysconf_or(name: libc::c_int, fallback: u64) -> u64 {
+pub(crate) fn sysconf_or(name: libc::c_int, fallback: u64) -> u64 {
     // SAFETY: sysconf only reads a configuration value; it takes no pointers.
     let v = unsafe { libc::sysconf(name) };
     if v > 0 {

@@ -9,12 +9,14 @@
 //!
 //! Layout: [`swarm_form`] (pure form parsing/validation), [`pyjson`] (Python-compatible JSON
 //! text), [`auth`] (basic auth), [`origin`] (the cross-site check of state-changing requests),
-//! [`assets`] (embedded page and vendored chart library), [`routes`] (the router), [`report`]
+//! [`assets`] (embedded page and vendored chart library), [`routes`] (the router), [`metrics`]
+//! (`GET /metrics`, the Prometheus scrape), [`report`]
 //! (HTML report renderer), [`serve`] (listener, TLS, graceful shutdown), [`testing`] (a fake
 //! backend for tests and demos).
 
 pub mod assets;
 pub mod auth;
+pub mod metrics;
 pub mod origin;
 pub mod pyjson;
 pub mod report;
@@ -173,6 +175,11 @@ pub trait Backend: Send + Sync + 'static {
     /// summary so far; `{}` when nothing samples it.
     fn health(&self) -> BoxFuture<'_, Value> {
         Box::pin(async { Value::Object(Default::default()) })
+    }
+    /// `GET /metrics`: the Prometheus exposition text (`report::prometheus`); `None` when the
+    /// backend has none (the route then answers 404).
+    fn metrics(&self) -> BoxFuture<'_, Option<String>> {
+        Box::pin(async { None })
     }
     /// `POST /user`: updates a user class from `{"user_class_name": …, attr: value, …}`.
     fn update_user(&self, settings: Value) -> BoxFuture<'_, Result<(), String>> {

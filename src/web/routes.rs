@@ -19,6 +19,7 @@ use serde_json::{json, Map, Value};
 
 use super::assets;
 use super::auth;
+use super::metrics;
 use super::origin;
 use super::pyjson::{jsonify, script_safe};
 use super::report::render_report;
@@ -76,6 +77,7 @@ enum Route {
     Health,
     User,
     Login,
+    Metrics,
 }
 
 impl Route {
@@ -106,6 +108,7 @@ fn match_route(path: &str) -> Option<Route> {
         "/skein/health" => Route::Health,
         "/user" => Route::User,
         "/login" => Route::Login,
+        "/metrics" => Route::Metrics,
         p => {
             let rest = p.strip_prefix("/assets/")?;
             if rest.is_empty() {
@@ -289,6 +292,10 @@ async fn route_response(
             Err(e) => text_response(StatusCode::INTERNAL_SERVER_ERROR, TEXT_HTML, e.to_string()),
         },
         Route::Login => redirect(StatusCode::FOUND, &format!("{}/", st.base)),
+        Route::Metrics => match metrics::response(b.as_ref()).await {
+            Some(r) => r,
+            None => flask_error(StatusCode::NOT_FOUND, "Not Found", NOT_FOUND_DESC),
+        },
     }
 }
 

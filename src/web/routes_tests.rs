@@ -699,3 +699,35 @@ async fn invalid_swarm_forms_are_logged_as_errors() {
     assert!(errors[1].contains(MSG_MISSING));
     assert!(errors[2].contains(MSG_RUN_TIME));
 }
+
+#[tokio::test]
+async fn metrics_route_serves_the_exposition_behind_auth_and_base_path() {
+    let (app, _) = app_with(WebOptions {
+        base_path: "/load".into(),
+        auth: Some(("user".into(), "pass".into())),
+        ..WebOptions::default()
+    });
+    assert_eq!(
+        get(&app, "/load/metrics").await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    let authed = |method: &str| {
+        Request::builder()
+            .method(method)
+            .uri("/load/metrics")
+            .header(header::AUTHORIZATION, "Basic dXNlcjpwYXNz")
+            .body(Body::empty())
+            .unwrap()
+    };
+    let r = send(&app, authed("GET")).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.header("content-type"), super::metrics::CONTENT_TYPE);
+    assert!(r.body.ends_with("skein_target_users 2\n"), "{}", r.body);
+    let head = send(&app, authed("HEAD")).await;
+    assert_eq!(head.status, StatusCode::OK);
+    assert!(head.body.is_empty());
+    assert_eq!(
+        send(&app, authed("POST")).await.status,
+        StatusCode::METHOD_NOT_ALLOWED
+    );
+}

@@ -179,6 +179,14 @@ impl Backend for FakeBackend {
         ready(Some(2))
     }
 
+    fn metrics(&self) -> BoxFuture<'_, Option<String>> {
+        ready(Some(
+            "# HELP skein_target_users Users the current test ramps to.\n\
+             # TYPE skein_target_users gauge\nskein_target_users 2\n"
+                .to_string(),
+        ))
+    }
+
     fn update_user(&self, settings: Value) -> BoxFuture<'_, Result<(), String>> {
         if let Ok(mut c) = self.calls.lock() {
             c.user_updates.push(settings);
