@@ -43,6 +43,9 @@ fn controller(run: Arc<FakeRun>) -> Arc<Controller> {
             run_time: None,
             csv_history_path: None,
             autoquit: None,
+            checks: Vec::new(),
+            open_model: None,
+            health: None,
         },
     )
 }
@@ -118,6 +121,7 @@ async fn metrics_follow_a_running_test_behind_web_auth() {
                 content_length: 2,
                 failure: None,
                 timestamp: wall_clock(),
+                scheduled_at: None,
             })
             .await;
         }
