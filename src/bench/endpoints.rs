@@ -64,8 +64,7 @@ pub async fn run(ctx: &Ctx, test: BenchTest) -> Result<Outcome> {
     runner.stop().await;
     let elapsed = started.elapsed().as_secs_f64();
     let timeline = progress.finish().await;
-    let rules = super::targets::rules(test, &s.checks);
-    let notes = super::targets::offered_rate_notes(&rules, rps);
+    let (rules, notes) = super::targets::rules_at_rate(test, &s.checks, rps);
     let (figures, checks, open) = hub
         .read(move |v| {
             (
