@@ -737,7 +737,11 @@ async fn drive(c: &Client, rig: &mut Rig) -> Result<()> {
         ratio.contains("100.0% HighLoadUser") && !ratio.contains("ErrorTestingUser"),
         "the report's Final ratio is not the class that ran: {ratio:?}"
     );
-    let head = c.find(Locator::Css("thead")).await?.text().await?;
+    let head = c
+        .find(Locator::Css("#report-requests thead"))
+        .await?
+        .text()
+        .await?;
     ensure!(
         head.contains("RPS") && head.contains("Failures/s") && !head.contains("Current"),
         "the report's request table lacks Locust's report columns: {head:?}"
