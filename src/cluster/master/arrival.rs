@@ -64,6 +64,7 @@ impl Master {
                 self.worker_count()
             ),
         );
+        out.push(Effect::OpenBegin { rate: total.rate });
         self.set_state(RunState::Running, &mut out);
         self.resplit(now, &mut out);
         Ok(out)

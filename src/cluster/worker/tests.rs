@@ -342,6 +342,7 @@ fn spawns_up_then_down_apply_absolute_counts() {
             host: Some("http://127.0.0.1:18765".into()),
             stop_timeout: 0.0,
             options: vec![("my_custom_arg".into(), Value::str("x"))],
+            arrival: None,
         })
     );
     assert_eq!(names(&w.tick(T0 + 1.5, 0.0, 0)), ["heartbeat:spawning"]);
