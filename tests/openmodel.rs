@@ -313,29 +313,72 @@ async fn a_bad_arrival_rate_exits_2() {
     );
 }
 
-/// Not yet distributed: a master refuses the open model at once, before waiting for workers.
-#[tokio::test]
-async fn a_master_refuses_the_open_model_before_waiting_for_workers() {
-    let run = tokio::process::Command::new(env!("CARGO_BIN_EXE_skein"))
+/// Distributed: a master with `--arrival-rate 40` and two skein workers (each with its own
+/// reference service) gives each worker 20/s and half the pool; the iterations run there and
+/// their requests reach the master's Locust tables.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_master_splits_the_rate_over_its_workers() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+        .to_string();
+    let bin = env!("CARGO_BIN_EXE_skein");
+    let master = tokio::process::Command::new(bin)
         .args([
             "--master",
+            "--master-bind-host",
+            "127.0.0.1",
             "--master-bind-port",
-            "0",
+            &port,
             "--headless",
+            "--expect-workers",
+            "2",
             "--arrival-rate",
-            "5",
+            "40",
+            "--max-in-flight",
+            "10",
             "-t",
-            "1s",
+            "4s",
+            "--json",
+            "--only-summary",
         ])
         .kill_on_drop(true)
         .output();
-    let out = tokio::time::timeout(Duration::from_secs(30), run)
-        .await
-        .expect("refused at once")
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("standalone only"), "{stderr}");
+    let worker = || {
+        tokio::process::Command::new(bin)
+            .args(["--worker", "--master-port", &port])
+            .kill_on_drop(true)
+            .output()
+    };
+    let (m, w1, w2) = tokio::time::timeout(Duration::from_secs(90), async {
+        tokio::join!(master, worker(), worker())
+    })
+    .await
+    .expect("the run ends");
+    let (m, w1, w2) = (m.unwrap(), w1.unwrap(), w2.unwrap());
+    let stderr = String::from_utf8_lossy(&m.stderr);
+    assert_eq!(m.status.code(), Some(0), "{stderr}");
+    for w in [&w1, &w2] {
+        let log = String::from_utf8_lossy(&w.stderr);
+        assert!(
+            log.contains("Starting iterations at 20 per second on at most 5 virtual users"),
+            "{log}"
+        );
+    }
+    let entries: serde_json::Value = serde_json::from_slice(&m.stdout).expect("--json on stdout");
+    let requests: u64 = entries
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["num_requests"].as_u64().unwrap())
+        .sum();
+    // About 160 iterations of at least one request each over 4 s; generous either way.
+    assert!(
+        (60..=2000).contains(&requests),
+        "{requests} requests\n{stderr}"
+    );
 }
 
 /// The web UI with `--autostart --arrival-rate`: the test runs in the open model and the

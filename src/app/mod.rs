@@ -89,13 +89,6 @@ impl Run {
             ));
         }
         if let Role::Master { .. } = settings.cluster.role {
-            if settings.open_model.is_some() {
-                // Refused before waiting for workers: a master cannot split a rate yet.
-                return Err(exit(
-                    EXIT_STARTUP,
-                    "--arrival-rate runs standalone only: a distributed run cannot split a rate across workers yet",
-                ));
-            }
             // The workers run the users (and, without -H, their own reference services).
             let parts = cluster::setup_master(&settings, &classes).await?;
             let control: Arc<dyn RunControl> = parts.control.clone();

@@ -240,16 +240,28 @@ fn to_worker_data(m: &ToWorker) -> Value {
     match m {
         ToWorker::Ack { index } => Value::map([("index", uint(*index))]),
         ToWorker::Heartbeat | ToWorker::Stop | ToWorker::Quit | ToWorker::Reconnect => Value::Nil,
-        ToWorker::Spawn(s) => Value::map([
-            ("timestamp", Value::Float(s.timestamp)),
-            ("user_classes_count", class_counts(&s.user_classes_count)),
-            ("host", opt_str(&s.host)),
-            (
-                "stop_timeout",
-                s.stop_timeout.map_or(Value::Nil, Value::Float),
-            ),
-            ("parsed_options", Value::Map(str_keyed(&s.parsed_options))),
-        ]),
+        ToWorker::Spawn(s) => {
+            let mut m = vec![
+                ("timestamp", Value::Float(s.timestamp)),
+                ("user_classes_count", class_counts(&s.user_classes_count)),
+                ("host", opt_str(&s.host)),
+                (
+                    "stop_timeout",
+                    s.stop_timeout.map_or(Value::Nil, Value::Float),
+                ),
+                ("parsed_options", Value::Map(str_keyed(&s.parsed_options))),
+            ];
+            if let Some(a) = s.arrival {
+                m.push((
+                    "skein_arrival",
+                    Value::map([
+                        ("rate", Value::Float(a.rate)),
+                        ("max_in_flight", uint(a.max_in_flight)),
+                    ]),
+                ));
+            }
+            Value::map(m)
+        }
         ToWorker::SpawningComplete { user_count } => {
             Value::map([("user_count", uint(*user_count))])
         }

@@ -8,6 +8,7 @@
 //! worker goes missing (Locust needs `--enable-rebalancing`), and missing is noticed one tick
 //! earlier, so a lost worker's users run elsewhere within 5 s of its last heartbeat.
 
+mod arrival;
 mod liveness;
 mod members;
 mod ramp;
@@ -18,13 +19,14 @@ mod tests;
 
 use std::collections::{BTreeMap, BTreeSet};
 
+pub use arrival::split as split_arrival;
 pub use types::{
     Effect, Level, MasterConfig, MasterError, MasterStatus, MembershipChange, MembershipEvent,
     WorkerStatus,
 };
 
 use crate::cluster::dispatch::Dispatcher;
-use crate::cluster::message::{ClassCounts, ToMaster, ToWorker, WorkerState};
+use crate::cluster::message::{ArrivalShare, ClassCounts, ToMaster, ToWorker, WorkerState};
 use crate::engine::runner::RunState;
 
 /// Above this, a worker's CPU gets one warning (Locust's `CPU_WARNING_THRESHOLD`).
@@ -95,6 +97,8 @@ pub struct Master {
     cpu_warning: bool,
     stop_deadline: Option<f64>,
     quitting: bool,
+    /// The open model's total while one runs (split over the workers, see `arrival`).
+    open: Option<ArrivalShare>,
 }
 
 impl Master {
@@ -119,6 +123,7 @@ impl Master {
             cpu_warning: false,
             stop_deadline: None,
             quitting: false,
+            open: None,
         }
     }
 

@@ -136,6 +136,16 @@ pub struct Spawn {
     pub stop_timeout: Option<f64>,
     /// The master's options (`vars(options)`), string keys; always a map on the wire.
     pub parsed_options: Vec<(String, Value)>,
+    /// skein only (key `skein_arrival`, absent unless set): this worker's share of an open-model
+    /// run; the worker runs it instead of a user count.
+    pub arrival: Option<ArrivalShare>,
+}
+
+/// One worker's part of a distributed open-model run: iterations per second and pool size.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ArrivalShare {
+    pub rate: f64,
+    pub max_in_flight: u64,
 }
 
 /// `update_user_class`: attributes to set on one class (`tasks` filters its task list).

@@ -23,8 +23,8 @@ use crate::stats::StatsReport;
 
 use super::codec::DecodeError;
 use super::message::{
-    ClassCounts, Heartbeat, Spawn, SpawnedUsers, StatsPayload, ToMaster, ToWorker, Version,
-    WorkerState,
+    ArrivalShare, ClassCounts, Heartbeat, Spawn, SpawnedUsers, StatsPayload, ToMaster, ToWorker,
+    Version, WorkerState,
 };
 use super::value::Value;
 
@@ -101,6 +101,9 @@ pub enum Effect {
         stop_timeout: f64,
         /// The master's `parsed_options`, for the driver to pick custom arguments from.
         options: Vec<(String, Value)>,
+        /// An open-model share (a skein master's `skein_arrival`): run it, or retarget the
+        /// running one to it, instead of the counts (which are then all zero).
+        arrival: Option<ArrivalShare>,
     },
     /// Stop every user (honouring the last `stop_timeout`), then call [`Worker::stopped`].
     StopUsers,
@@ -482,6 +485,7 @@ impl Worker {
             host: spawn.host,
             stop_timeout: self.stop_timeout,
             options: spawn.parsed_options,
+            arrival: spawn.arrival,
         });
     }
 

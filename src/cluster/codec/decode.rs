@@ -171,7 +171,18 @@ fn spawn(data: &Value) -> Result<Spawn, PayloadError> {
         _ => Some(f.f64("stop_timeout")?),
     };
     let options = f.req("parsed_options")?;
+    let arrival = match f.opt("skein_arrival") {
+        None => None,
+        Some(a) => {
+            let a = Fields::of(a).map_err(|_| wrong("skein_arrival", "a dict", a))?;
+            Some(ArrivalShare {
+                rate: a.f64("rate")?,
+                max_in_flight: a.u64("max_in_flight")?,
+            })
+        }
+    };
     Ok(Spawn {
+        arrival,
         timestamp: f.f64("timestamp")?,
         user_classes_count: f.class_counts("user_classes_count")?,
         host,

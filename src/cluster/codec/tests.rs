@@ -148,6 +148,7 @@ fn expected_to_worker() -> Vec<(&'static str, Frame<ToWorker>)> {
         (
             "spawn",
             to_worker(ToWorker::Spawn(Spawn {
+                arrival: None,
                 timestamp: 1795808251.2074518,
                 user_classes_count: counts(&[("HeavyUser", 4), ("LightUser", 1)]),
                 host: Some(url.into()),
@@ -166,6 +167,7 @@ fn expected_to_worker() -> Vec<(&'static str, Frame<ToWorker>)> {
         (
             "spawn_no_host",
             to_worker(ToWorker::Spawn(Spawn {
+                arrival: None,
                 timestamp: 1.0,
                 user_classes_count: counts(&[("A", 0)]),
                 host: None,
@@ -436,4 +438,26 @@ fn a_skein_workers_send_time_round_trips_and_is_absent_otherwise() {
     .unwrap();
     assert!(!plain.windows(13).any(|w| w == b"skein_sent_at"));
     assert!(bytes.windows(13).any(|w| w == b"skein_sent_at"));
+}
+
+#[test]
+fn a_spawn_carries_an_arrival_share_only_when_set() {
+    let mut s = Spawn {
+        arrival: Some(ArrivalShare {
+            rate: 13.5,
+            max_in_flight: 7,
+        }),
+        timestamp: 1.0,
+        user_classes_count: counts(&[("A", 0)]),
+        host: None,
+        stop_timeout: None,
+        parsed_options: vec![],
+    };
+    let bytes = to_worker(ToWorker::Spawn(s.clone())).encode().unwrap();
+    let back = Frame::<ToWorker>::decode(&bytes).unwrap();
+    assert_eq!(back.message, ToWorker::Spawn(s.clone()));
+    assert!(bytes.windows(13).any(|w| w == b"skein_arrival"));
+    s.arrival = None;
+    let plain = to_worker(ToWorker::Spawn(s)).encode().unwrap();
+    assert!(!plain.windows(13).any(|w| w == b"skein_arrival"));
 }

@@ -69,6 +69,8 @@ impl Master {
             self.check_stopped(&mut out);
             return out;
         }
+        // The open model: the survivors' shares grow at once, the total rate stays.
+        self.resplit(now, &mut out);
         if let Some(d) = self.dispatcher.as_mut() {
             for id in &lost {
                 d.remove_worker(id);

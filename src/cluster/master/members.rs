@@ -100,6 +100,10 @@ impl Master {
 
     /// A worker (re)joined while a dispatcher exists: it gets its share at once.
     fn join_dispatch(&mut self, node: &str, now: f64, out: &mut Vec<Effect>) {
+        if self.open.is_some() {
+            self.resplit(now, out);
+            return;
+        }
         let Some(d) = self.dispatcher.as_mut() else {
             return;
         };
@@ -208,6 +212,10 @@ impl Master {
 
     /// A worker left the dispatch: its users move to the others at once.
     fn leave_dispatch(&mut self, node: &str, now: f64, out: &mut Vec<Effect>) {
+        if self.open.is_some() {
+            self.resplit(now, out);
+            return;
+        }
         let Some(d) = self.dispatcher.as_mut() else {
             return;
         };

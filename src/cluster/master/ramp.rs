@@ -52,6 +52,7 @@ impl Master {
             self.peak_user_count = 0;
             self.cpu_warning = false;
         }
+        self.open = None;
         if classes != self.active_classes {
             self.active_classes = classes;
             self.dispatcher = None;
@@ -207,6 +208,7 @@ impl Master {
             host: self.host.clone(),
             stop_timeout: self.cfg.stop_timeout,
             parsed_options: self.cfg.parsed_options.clone(),
+            arrival: None,
         })
     }
 
@@ -312,6 +314,7 @@ impl Master {
         self.final_class_counts = self.reported_counts();
         self.set_state(RunState::Stopping, out);
         self.dispatcher = None;
+        self.open = None;
         self.ramp = Ramp::Idle;
         true
     }

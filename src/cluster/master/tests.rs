@@ -1027,3 +1027,140 @@ fn a_worker_that_registers_while_the_master_quits_is_told_to_quit() {
         "{to_late:?}"
     );
 }
+
+// ---- the open model across workers ------------------------------------------------------------
+
+const C: &str = "vm_ccc";
+
+fn shares(out: &[Effect]) -> Vec<(String, ArrivalShare)> {
+    spawns(out)
+        .into_iter()
+        .filter_map(|(to, s)| {
+            assert_eq!(
+                s.user_classes_count.total(),
+                0,
+                "an open share runs no users"
+            );
+            s.arrival.map(|a| (to, a))
+        })
+        .collect()
+}
+
+fn total_rate(shares: &[(String, ArrivalShare)]) -> f64 {
+    shares.iter().map(|(_, a)| a.rate).sum()
+}
+
+#[test]
+fn split_keeps_the_total_rate_and_gives_every_worker_a_pool() {
+    let total = ArrivalShare {
+        rate: 40.0,
+        max_in_flight: 10,
+    };
+    let s = split_arrival(total, 3);
+    assert_eq!(
+        s.iter().map(|a| a.max_in_flight).collect::<Vec<_>>(),
+        [4, 3, 3]
+    );
+    assert!((s.iter().map(|a| a.rate).sum::<f64>() - 40.0).abs() < 1e-9);
+    let tiny = split_arrival(
+        ArrivalShare {
+            rate: 1.0,
+            max_in_flight: 1,
+        },
+        2,
+    );
+    assert_eq!(
+        tiny.iter().map(|a| a.max_in_flight).collect::<Vec<_>>(),
+        [1, 1]
+    );
+    assert!(split_arrival(total, 0).is_empty());
+}
+
+#[test]
+fn the_rate_is_split_and_re_split_when_a_worker_is_lost_or_joins() {
+    let r = 30.0;
+    let mut m = master();
+    for id in [A, B, C] {
+        ready(&mut m, id, T0);
+    }
+    let out = m
+        .start_open(
+            ArrivalShare {
+                rate: r,
+                max_in_flight: 9,
+            },
+            T0,
+        )
+        .unwrap();
+    assert!(out.contains(&Effect::ClearStats));
+    assert_eq!(m.status().state, RunState::Running);
+    let s = shares(&out);
+    assert_eq!(s.len(), 3);
+    for (_, a) in &s {
+        assert!((a.rate - r / 3.0).abs() < 1e-9);
+        assert_eq!(a.max_in_flight, 3);
+    }
+
+    // C falls silent after T0; A and B keep beating. Within the liveness timeout (5 s) A and B
+    // get R/2 each, and C gets nothing more.
+    let seen = run(&mut m, &[A, B], T0 + 1.0, T0 + 6.0);
+    let lost_at = seen
+        .iter()
+        .find(|(_, e)| matches!(e, Effect::Membership(ev) if ev.node == C && ev.change == MembershipChange::Missing))
+        .map(|(t, _)| *t)
+        .expect("C goes missing");
+    assert!(lost_at - T0 <= 5.0, "missing after {} s", lost_at - T0);
+    let after: Vec<Effect> = seen
+        .iter()
+        .filter(|(t, _)| *t >= lost_at)
+        .map(|(_, e)| e.clone())
+        .collect();
+    let s = shares(&after);
+    assert_eq!(
+        s.iter().map(|(id, _)| id.as_str()).collect::<Vec<_>>(),
+        [A, B]
+    );
+    for (_, a) in &s {
+        assert!((a.rate - r / 2.0).abs() < 1e-9);
+    }
+    assert!((total_rate(&s) - r).abs() < 1e-9);
+    assert_eq!(s.iter().map(|(_, a)| a.max_in_flight).sum::<u64>(), 9);
+
+    // A new worker joins: R/3 again for everyone, at once.
+    let out = ready(&mut m, "vm_ddd", T0 + 7.0);
+    let s = shares(&out);
+    assert_eq!(s.len(), 3);
+    assert!(s.iter().any(|(id, _)| id == "vm_ddd"));
+    for (_, a) in &s {
+        assert!((a.rate - r / 3.0).abs() < 1e-9);
+    }
+
+    // One quits: the two left share R.
+    let out = m.handle(A, ToMaster::Quit, T0 + 8.0);
+    let s = shares(&out);
+    assert_eq!(s.len(), 2);
+    assert!((total_rate(&s) - r).abs() < 1e-9);
+
+    // After a stop nothing is re-split.
+    m.stop(T0 + 9.0);
+    assert!(m.arrival().is_none());
+    assert!(shares(&ready(&mut m, "vm_eee", T0 + 10.0)).is_empty());
+}
+
+#[test]
+fn an_open_start_is_refused_without_workers_or_with_a_bad_rate() {
+    let mut m = master();
+    let total = ArrivalShare {
+        rate: 5.0,
+        max_in_flight: 2,
+    };
+    assert_eq!(m.start_open(total, T0), Err(MasterError::NoWorkers));
+    ready(&mut m, A, T0);
+    let bad = ArrivalShare { rate: 0.0, ..total };
+    assert_eq!(m.start_open(bad, T0), Err(MasterError::InvalidRate(0.0)));
+    // A closed start replaces an open test: its spawns carry no share.
+    m.start_open(total, T0).unwrap();
+    let out = m.start(2, 2.0, None, None, T0 + 1.0).unwrap();
+    assert!(spawns(&out).iter().all(|(_, s)| s.arrival.is_none()));
+    assert!(m.arrival().is_none());
+}

@@ -141,6 +141,11 @@ pub enum Effect {
     Log(Level, String),
     /// A new test starts: clear statistics and exceptions (Locust's `start` from a stopped state).
     ClearStats,
+    /// An open-model test begins at this total rate: the hub's open-model summary starts (after
+    /// any `ClearStats`).
+    OpenBegin {
+        rate: f64,
+    },
     /// The runner state changed.
     State(RunState),
     /// The ramp is complete (the master's own `spawning_complete` event: `--reset-stats` here).

@@ -18,7 +18,7 @@ use crate::cluster::codec::Frame;
 use crate::cluster::master::{
     Effect, Master, MasterConfig, MasterError, MasterStatus, MembershipEvent,
 };
-use crate::cluster::message::{LocustfileReply, ToMaster, ToWorker};
+use crate::cluster::message::{ArrivalShare, LocustfileReply, ToMaster, ToWorker};
 use crate::cluster::transport::{MasterOptions, MasterTransport, TransportError};
 use crate::engine::{wall_clock, HubHandle};
 use crate::stats::skew;
@@ -34,6 +34,10 @@ enum Cmd {
         rate: f64,
         classes: Option<Vec<String>>,
         host: Option<String>,
+        reply: oneshot::Sender<Result<(), MasterError>>,
+    },
+    StartOpen {
+        total: ArrivalShare,
         reply: oneshot::Sender<Result<(), MasterError>>,
     },
     Stop,
@@ -74,6 +78,14 @@ impl MasterHandle {
             host,
             reply,
         };
+        self.cmds.send(cmd).await.map_err(|_| MasterError::Ended)?;
+        rx.await.map_err(|_| MasterError::Ended)?
+    }
+
+    /// Starts an open-model test: `total` split over the workers, re-split as they come and go.
+    pub async fn start_open(&self, total: ArrivalShare) -> Result<(), MasterError> {
+        let (reply, rx) = oneshot::channel();
+        let cmd = Cmd::StartOpen { total, reply };
         self.cmds.send(cmd).await.map_err(|_| MasterError::Ended)?;
         rx.await.map_err(|_| MasterError::Ended)?
     }
@@ -210,6 +222,18 @@ impl MasterTask {
                             }
                         }
                     }
+                    Some(Cmd::StartOpen { total, reply }) => {
+                        match self.sm.start_open(total, wall_clock()) {
+                            Ok(effects) => {
+                                let _ = reply.send(Ok(()));
+                                effects
+                            }
+                            Err(e) => {
+                                let _ = reply.send(Err(e));
+                                Vec::new()
+                            }
+                        }
+                    }
                     Some(Cmd::Stop) => self.sm.stop(wall_clock()),
                     Some(Cmd::Quit(reply)) => {
                         let effects = self.sm.quit(wall_clock());
@@ -304,6 +328,7 @@ impl MasterTask {
                 }
                 Effect::Log(level, text) => log(level, &text),
                 Effect::ClearStats => self.hub.clear(wall_clock()),
+                Effect::OpenBegin { rate } => self.hub.open_begin(rate, wall_clock()),
                 Effect::State(_) => {}
                 Effect::SpawningComplete { .. } => {
                     if self.reset_stats_on_spawned {

@@ -11,8 +11,9 @@ use tokio::sync::watch;
 
 use super::master::MasterHandle;
 use crate::cluster::master::MasterStatus;
+use crate::cluster::message::ArrivalShare;
 use crate::control::{mirror, MembershipView, RunControl, RunStatus, WorkerView};
-use crate::engine::{ClassPlan, HubHandle, RunState, RunnerStatus};
+use crate::engine::{ArrivalOrder, ClassPlan, HubHandle, RunState, RunnerStatus};
 
 /// How long a web Stop waits for the workers to report stopped before it answers anyway.
 const STOP_WAIT: Duration = Duration::from_secs(10);
@@ -92,6 +93,20 @@ impl RunControl for MasterRun {
         Box::pin(async move {
             self.master
                 .start(users, rate, classes, host)
+                .await
+                .map_err(|e| e.to_string())
+        })
+    }
+
+    /// The rate and pool are split over the workers (see `cluster::master::arrival`).
+    fn arrive(&self, order: ArrivalOrder) -> BoxFuture<'_, Result<(), String>> {
+        Box::pin(async move {
+            let total = ArrivalShare {
+                rate: order.rate,
+                max_in_flight: order.max_in_flight as u64,
+            };
+            self.master
+                .start_open(total)
                 .await
                 .map_err(|e| e.to_string())
         })

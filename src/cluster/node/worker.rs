@@ -11,10 +11,14 @@ use tokio_util::sync::CancellationToken;
 
 use super::log;
 use crate::cluster::codec::Frame;
+use crate::cluster::message::ArrivalShare;
 use crate::cluster::message::{ClassCounts, ExceptionReport, LogsReport, ToMaster, ToWorker};
 use crate::cluster::transport::{TransportError, WorkerOptions, WorkerTransport};
 use crate::cluster::worker::{Effect, Worker, WorkerConfig};
-use crate::engine::{wall_clock, HubHandle, RunState, RunnerHandle, RunnerStatus, SpawnOrder};
+use crate::engine::{
+    wall_clock, ArrivalOrder, HubHandle, RunState, RunnerError, RunnerHandle, RunnerStatus,
+    SpawnOrder,
+};
 use crate::health::ProcSampler;
 use crate::logging::LogBuffer;
 
@@ -164,8 +168,21 @@ impl Node {
                 Effect::Apply {
                     counts,
                     host,
+                    stop_timeout: _,
+                    options: _,
+                    arrival: Some(share),
+                } => {
+                    self.apply_arrival(share, host).await;
+                    self.counts = counts;
+                    let more = self.sm.spawned(self.counts.clone(), wall_clock());
+                    prepend(effects, more);
+                }
+                Effect::Apply {
+                    counts,
+                    host,
                     stop_timeout,
                     options: _,
+                    arrival: None,
                 } => {
                     let order = SpawnOrder {
                         counts: counts.to_map(),
@@ -209,6 +226,26 @@ impl Node {
     }
 
     /// The runner has stopped every user: the state machine goes on, then what waited.
+    /// A skein master's open-model share: retarget the running open model, or start one.
+    async fn apply_arrival(&mut self, share: ArrivalShare, host: Option<String>) {
+        let pool = usize::try_from(share.max_in_flight.max(1)).unwrap_or(usize::MAX);
+        match self.runner.retarget(share.rate, pool).await {
+            Ok(()) => return,
+            Err(RunnerError::NotOpen) => {}
+            Err(e) => {
+                tracing::error!("Could not apply the master's arrival rate: {e}");
+                return;
+            }
+        }
+        let order = ArrivalOrder {
+            host: host.or_else(|| self.default_host.clone()),
+            ..ArrivalOrder::new(share.rate, pool)
+        };
+        if let Err(e) = self.runner.arrive(order).await {
+            tracing::error!("Could not apply the master's arrival rate: {e}");
+        }
+    }
+
     fn stop_finished(&mut self) -> Vec<Effect> {
         self.counts = ClassCounts(self.counts.0.iter().map(|(k, _)| (k.clone(), 0)).collect());
         let mut out = self.sm.stopped(wall_clock());

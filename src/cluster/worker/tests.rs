@@ -18,6 +18,7 @@ fn counts(v: &[(&str, u64)]) -> ClassCounts {
 
 fn spawn(ts: f64, v: &[(&str, u64)], stop_timeout: Option<f64>) -> ToWorker {
     ToWorker::Spawn(Spawn {
+        arrival: None,
         timestamp: ts,
         user_classes_count: counts(v),
         host: Some("http://127.0.0.1:18765".into()),
@@ -171,6 +172,7 @@ fn transcript_a_worker_side_message_by_message() {
                             .map(|(k, v)| (k.clone(), v.as_u64().unwrap()))
                             .collect();
                         ToWorker::Spawn(Spawn {
+                            arrival: None,
                             timestamp: d["timestamp"].as_f64().unwrap(),
                             user_classes_count: ClassCounts(c),
                             host: d["host"].as_str().map(String::from),
@@ -340,6 +342,7 @@ fn spawns_up_then_down_apply_absolute_counts() {
             host: Some("http://127.0.0.1:18765".into()),
             stop_timeout: 0.0,
             options: vec![("my_custom_arg".into(), Value::str("x"))],
+            arrival: None,
         })
     );
     assert_eq!(names(&w.tick(T0 + 1.5, 0.0, 0)), ["heartbeat:spawning"]);

@@ -46,10 +46,20 @@ pub struct OpenLoad {
     pub per_class: BTreeMap<String, u64>,
 }
 
-/// An iteration waiting for a user.
+/// An iteration waiting for a user: when it was due, after the start (kept as a time, not an
+/// iteration number, because a retarget renumbers the schedule).
 struct Due {
-    k: u64,
+    offset: Duration,
     class: usize,
+}
+
+/// A new rate and pool size for a running open model ([`drive`]'s `retarget` channel).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Retarget {
+    pub rate: f64,
+    pub max_in_flight: usize,
+    /// `None`: as many as `max_in_flight`.
+    pub backlog: Option<usize>,
 }
 
 struct Driver {
@@ -78,6 +88,7 @@ pub async fn drive(
     stop: CancellationToken,
     kill: CancellationToken,
     load: watch::Sender<OpenLoad>,
+    mut retarget: watch::Receiver<Option<Retarget>>,
 ) {
     let n = plan.classes.len();
     let start = plan.start;
@@ -104,6 +115,12 @@ pub async fn drive(
                 break;
             }
             Some(done) = d.running.join_next(), if !d.running.is_empty() => d.returned(done),
+            Ok(()) = retarget.changed() => {
+                let order = *retarget.borrow_and_update();
+                if let Some(order) = order {
+                    d.retarget(order);
+                }
+            }
             _ = tokio::time::sleep_until(next) => d.due(),
             _ = report.tick() => d.report(&load),
             Some(_) = d.retiring.join_next(), if !d.retiring.is_empty() => {}
@@ -132,10 +149,11 @@ impl Driver {
         while let Some(k) = self.plan.schedule.pop_due(elapsed) {
             self.counts.scheduled += 1;
             let class = self.plan.mix.next_class();
+            let offset = self.plan.schedule.offset(k);
             if let Some(vu) = self.user_for(class) {
-                self.launch(vu, k);
+                self.launch(vu, offset);
             } else if self.backlog.len() < self.plan.backlog {
-                self.backlog.push_back(Due { k, class });
+                self.backlog.push_back(Due { offset, class });
             } else {
                 self.counts.dropped += 1;
             }
@@ -184,16 +202,50 @@ impl Driver {
         }
     }
 
-    fn launch(&mut self, mut vu: VirtualUser, k: u64) {
+    /// A new rate from now, and a new pool: users beyond it retire as soon as they are idle.
+    fn retarget(&mut self, order: Retarget) {
+        if order.max_in_flight == 0
+            || !self
+                .plan
+                .schedule
+                .retarget(order.rate, self.start.elapsed())
+        {
+            return;
+        }
+        self.plan.max_in_flight = order.max_in_flight;
+        self.plan.backlog = order.backlog.unwrap_or(order.max_in_flight);
+        while self.backlog.len() > self.plan.backlog {
+            self.backlog.pop_back();
+            self.counts.dropped += 1;
+        }
+        while self.alive.iter().sum::<u64>() as usize > self.plan.max_in_flight {
+            let Some(class) = self.idle.iter().position(|v| !v.is_empty()) else {
+                break;
+            };
+            if let Some(vu) = self.idle[class].pop() {
+                self.alive[class] -= 1;
+                self.retiring.spawn(vu.finish());
+            }
+        }
+        // A bigger pool takes waiting iterations at once.
+        while let Some(next) = self.backlog.pop_front() {
+            match self.user_for(next.class) {
+                Some(vu) => self.launch(vu, next.offset),
+                None => {
+                    self.backlog.push_front(next);
+                    break;
+                }
+            }
+        }
+    }
+
+    fn launch(&mut self, mut vu: VirtualUser, due: Duration) {
         self.counts.started += 1;
-        let late = self
-            .start
-            .elapsed()
-            .saturating_sub(self.plan.schedule.offset(k));
+        let late = self.start.elapsed().saturating_sub(due);
         if late.as_secs_f64() * 1000.0 > LATE_THRESHOLD_MS {
             self.counts.late += 1;
         }
-        let scheduled_at = self.plan.schedule.scheduled_at(k);
+        let scheduled_at = self.plan.schedule.at(due);
         let kill = self.kill.clone();
         self.running.spawn(async move {
             tokio::select! {
@@ -216,13 +268,19 @@ impl Driver {
             return;
         };
         match self.user_for(next.class) {
-            Some(vu) => self.launch(vu, next.k),
+            Some(vu) => self.launch(vu, next.offset),
             None => self.backlog.push_front(next),
         }
     }
 
     fn park(&mut self, vu: VirtualUser) {
         let class = plan_index(&self.plan.classes, vu.class());
+        if self.alive.iter().sum::<u64>() as usize > self.plan.max_in_flight {
+            // The pool shrank while it ran.
+            self.alive[class] -= 1;
+            self.retiring.spawn(vu.finish());
+            return;
+        }
         self.idle[class].push(vu);
     }
 

@@ -11,6 +11,10 @@ pub struct RateSchedule {
     rate: f64,
     start: f64,
     next: u64,
+    /// Since the last retarget, iteration `base_k + i` is due `base_offset + i / rate` after
+    /// the start (both zero until then).
+    base_k: u64,
+    base_offset: Duration,
 }
 
 impl RateSchedule {
@@ -21,6 +25,8 @@ impl RateSchedule {
             rate,
             start,
             next: 0,
+            base_k: 0,
+            base_offset: Duration::ZERO,
         })
     }
 
@@ -28,15 +34,42 @@ impl RateSchedule {
         self.rate
     }
 
-    /// How long after the start iteration `k` is due.
+    /// How long after the start iteration `k` is due (`k` from the current rate's segment: not
+    /// one taken before the last retarget).
     pub fn offset(&self, k: u64) -> Duration {
+        let since = k.saturating_sub(self.base_k) as f64 / self.rate;
         // A due time past Duration's range is "never" for any run.
-        Duration::try_from_secs_f64(k as f64 / self.rate).unwrap_or(Duration::MAX)
+        Duration::try_from_secs_f64(since)
+            .ok()
+            .and_then(|d| d.checked_add(self.base_offset))
+            .unwrap_or(Duration::MAX)
     }
 
     /// When iteration `k` is due, epoch seconds (the records' `scheduled_at`).
     pub fn scheduled_at(&self, k: u64) -> f64 {
-        self.start + k as f64 / self.rate
+        self.at(self.offset(k))
+    }
+
+    /// The epoch time `offset` after the start.
+    pub fn at(&self, offset: Duration) -> f64 {
+        self.start + offset.as_secs_f64()
+    }
+
+    /// Changes the rate `elapsed` after the start: the iterations not yet taken follow the new
+    /// rate from now, the next one due no later than it was and no later than one new interval
+    /// from now. False (and nothing changes) unless the rate is a finite number above zero.
+    pub fn retarget(&mut self, rate: f64, elapsed: Duration) -> bool {
+        if !(rate > 0.0 && rate.is_finite()) {
+            return false;
+        }
+        let one = Duration::try_from_secs_f64(1.0 / rate).unwrap_or(Duration::MAX);
+        let next = self
+            .next_offset()
+            .min(elapsed.checked_add(one).unwrap_or(Duration::MAX));
+        self.base_k = self.next;
+        self.base_offset = next;
+        self.rate = rate;
+        true
     }
 
     /// The offset of the next iteration not yet taken.
@@ -138,6 +171,29 @@ mod tests {
         assert_eq!(take(ms(2050)), [4, 5, 6, 7, 8]);
         assert_eq!(s.taken(), 9);
         assert_eq!(s.next_offset(), ms(2250));
+    }
+
+    #[test]
+    fn a_retarget_continues_from_now_at_the_new_rate() {
+        let mut s = RateSchedule::new(4.0, 100.0).unwrap();
+        while s.pop_due(ms(1000)).is_some() {}
+        assert_eq!(s.taken(), 5); // 0, 250, ..., 1000 ms
+                                  // At 1.1 s, up to 10/s: the next is due 100 ms later, then every 100 ms.
+        assert!(s.retarget(10.0, ms(1100)));
+        assert_eq!(s.next_offset(), ms(1200));
+        assert_eq!(s.offset(6), ms(1300));
+        assert_eq!(s.scheduled_at(6), 101.3);
+        let mut taken = 0;
+        while s.pop_due(ms(2100)).is_some() {
+            taken += 1;
+        }
+        assert_eq!(taken, 10, "1.2 s to 2.1 s at 10/s");
+        // Down to 1/s at 2.15 s: the next stays where it was (2.2 s), then one a second.
+        assert!(s.retarget(1.0, ms(2150)));
+        assert_eq!(s.next_offset(), ms(2200));
+        assert_eq!(s.offset(s.taken() + 1), ms(3200));
+        assert!(!s.retarget(0.0, ms(3000)));
+        assert_eq!(s.rate(), 1.0);
     }
 
     #[test]

@@ -275,3 +275,34 @@ async fn iterations_go_to_the_classes_by_weight() {
         .unwrap();
     assert_eq!(per_name, (30, 10));
 }
+
+/// 10/s for 0.95 s (10 due), then retargeted to 20/s without a stop: the next is due at 1 s
+/// and then every 50 ms, so 20 more by 1.95 s; ten 200 ms users start all of them. Then the
+/// pool shrinks to 1 user: at 20/s most of the next second's iterations are dropped.
+#[tokio::test(start_paused = true)]
+async fn a_retarget_changes_the_rate_and_pool_of_a_running_open_model() {
+    let (r, hub) = runner_for(transaction!(work).set_name("work"));
+    assert!(matches!(
+        r.retarget(5.0, 1).await,
+        Err(crate::engine::RunnerError::NotOpen)
+    ));
+    r.arrive(ArrivalOrder::new(10.0, 10)).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(950)).await;
+    r.retarget(20.0, 10).await.unwrap();
+    assert_eq!(r.status().target, 10);
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert!(matches!(
+        r.retarget(0.0, 1).await,
+        Err(crate::engine::RunnerError::InvalidArrivalRate(_))
+    ));
+    r.retarget(20.0, 1).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    r.stop().await;
+    let c = counts(&hub).await;
+    // 10 + 20 + 20 due; the first 30 all start; of the last 20 one user at 200 ms starts
+    // about 5, its backlog of 1 holds one, the rest are dropped.
+    assert_eq!(c.scheduled, 50, "{c:?}");
+    assert!(c.started >= 30 + 4 && c.started <= 30 + 7, "{c:?}");
+    assert!(c.dropped >= 12, "{c:?}");
+    assert_eq!(r.status().state, crate::engine::RunState::Stopped);
+}

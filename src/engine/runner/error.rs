@@ -29,6 +29,9 @@ pub enum RunnerError {
     /// A closed-model start while the open model runs, or the other way round.
     #[error("a test is running in the other load model; stop it first")]
     Busy,
+    /// A retarget with no open-model test running.
+    #[error("no open-model test is running")]
+    NotOpen,
     #[error("runner has ended")]
     Ended,
 }

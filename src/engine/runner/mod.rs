@@ -107,6 +107,11 @@ enum Cmd {
         order: ArrivalOrder,
         reply: oneshot::Sender<Result<(), RunnerError>>,
     },
+    Retarget {
+        rate: f64,
+        max_in_flight: usize,
+        reply: oneshot::Sender<Result<(), RunnerError>>,
+    },
     Stop {
         reply: oneshot::Sender<()>,
     },
@@ -156,6 +161,20 @@ impl RunnerHandle {
     pub async fn arrive(&self, order: ArrivalOrder) -> Result<(), RunnerError> {
         let (reply, rx) = oneshot::channel();
         self.send(Cmd::Arrive { order, reply }).await?;
+        rx.await.map_err(|_| RunnerError::Ended)?
+    }
+
+    /// Changes the running open model's rate and pool without stopping it: iterations go on
+    /// from now at `rate`, users beyond `max_in_flight` retire once idle.
+    /// [`RunnerError::NotOpen`] unless an open-model test runs.
+    pub async fn retarget(&self, rate: f64, max_in_flight: usize) -> Result<(), RunnerError> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Cmd::Retarget {
+            rate,
+            max_in_flight,
+            reply,
+        })
+        .await?;
         rx.await.map_err(|_| RunnerError::Ended)?
     }
 

@@ -9,7 +9,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::super::class::ClassPlan;
-use super::super::open::driver::{self, OpenLoad, OpenPlan};
+use super::super::open::driver::{self, OpenLoad, OpenPlan, Retarget};
 use super::super::open::{ArrivalOrder, ClassMix, RateSchedule, MAX_RATE};
 use super::super::wall_clock;
 use super::pool::{base_url, check_host};
@@ -23,6 +23,9 @@ pub(super) struct OpenRun {
     pub(super) kill: CancellationToken,
     pub(super) task: JoinHandle<()>,
     pub(super) load: watch::Receiver<OpenLoad>,
+    pub(super) retarget: watch::Sender<Option<Retarget>>,
+    /// What the order asked for the backlog (kept by a retarget).
+    pub(super) backlog: Option<usize>,
 }
 
 pub(super) enum OpenEvent {
@@ -98,12 +101,21 @@ impl Runner {
         let (load_tx, load) = watch::channel(OpenLoad::default());
         let stop = CancellationToken::new();
         let kill = CancellationToken::new();
-        let task = tokio::spawn(driver::drive(plan, stop.clone(), kill.clone(), load_tx));
+        let (retarget, retarget_rx) = watch::channel(None);
+        let task = tokio::spawn(driver::drive(
+            plan,
+            stop.clone(),
+            kill.clone(),
+            load_tx,
+            retarget_rx,
+        ));
         self.open = Some(OpenRun {
             stop,
             kill,
             task,
             load,
+            retarget,
+            backlog: order.backlog,
         });
         tracing::info!(
             "Starting iterations at {} per second on at most {} virtual users",
@@ -115,6 +127,34 @@ impl Runner {
             s.spawn_rate = 0.0;
         });
         self.publish(Some(RunState::Running));
+        Ok(())
+    }
+
+    /// A new rate and pool for the running open model, without stopping it: the schedule goes
+    /// on from now at `rate` (a distributed worker's share after a re-split).
+    pub(super) fn retarget(&mut self, rate: f64, max_in_flight: usize) -> Result<(), RunnerError> {
+        if !(rate > 0.0 && rate <= MAX_RATE) {
+            return Err(RunnerError::InvalidArrivalRate(rate));
+        }
+        if max_in_flight == 0 {
+            return Err(RunnerError::InvalidMaxInFlight);
+        }
+        let Some(open) = self
+            .open
+            .as_ref()
+            .filter(|_| self.state() == RunState::Running)
+        else {
+            return Err(RunnerError::NotOpen);
+        };
+        open.retarget.send_replace(Some(Retarget {
+            rate,
+            max_in_flight,
+            backlog: open.backlog,
+        }));
+        tracing::info!(
+            "Iterations now at {rate} per second on at most {max_in_flight} virtual users"
+        );
+        self.status.send_modify(|s| s.target = max_in_flight as u64);
         Ok(())
     }
 }

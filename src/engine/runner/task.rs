@@ -134,6 +134,13 @@ impl Runner {
             Cmd::Arrive { order, reply } => {
                 let _ = reply.send(self.arrive(order));
             }
+            Cmd::Retarget {
+                rate,
+                max_in_flight,
+                reply,
+            } => {
+                let _ = reply.send(self.retarget(rate, max_in_flight));
+            }
             Cmd::Start {
                 users,
                 rate,
@@ -157,7 +164,9 @@ impl Runner {
     fn cancel_deferred(&mut self) {
         for cmd in self.deferred.drain(..) {
             match cmd {
-                Cmd::Start { reply, .. } | Cmd::Arrive { reply, .. } => {
+                Cmd::Start { reply, .. }
+                | Cmd::Arrive { reply, .. }
+                | Cmd::Retarget { reply, .. } => {
                     let _ = reply.send(Err(RunnerError::Cancelled));
                 }
                 Cmd::Spawn { reply, .. } => {
