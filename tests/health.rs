@@ -2,6 +2,8 @@
 //! summary's Generator block and verdict line, the HTML report's section, and a verdict that
 //! says SUSPECT without changing the exit code.
 
+mod common;
+
 use std::process::Output;
 use std::time::Duration;
 
@@ -185,40 +187,11 @@ async fn a_master_shows_each_workers_cpu_and_no_worker_lost_at_the_end() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_web_ui_serves_this_processs_health() {
-    use tokio::io::{AsyncBufReadExt, BufReader};
     let svc = spawn_local().await.unwrap();
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_skein"))
-        .args([
-            "--web-host",
-            "127.0.0.1",
-            "-P",
-            "0",
-            "--autostart",
-            "-u",
-            "1",
-        ])
-        .args(["-t", "4s", "--autoquit", "1", "-H", &svc.base_url()])
-        .arg("ImageClassifierUser")
-        .stderr(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let port = tokio::time::timeout(Duration::from_secs(30), async {
-        while let Some(line) = lines.next_line().await.unwrap() {
-            if let Some(rest) = line
-                .split("Starting web interface at http://127.0.0.1:")
-                .nth(1)
-            {
-                return rest.trim().parse::<u16>().unwrap();
-            }
-        }
-        panic!("skein ended without starting its web interface");
-    })
-    .await
-    .expect("the web interface starts");
-    let drain = tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    let mut cmd = common::skein_web(&["--autostart", "-u", "1"]);
+    cmd.args(["-t", "4s", "--autoquit", "1", "-H", &svc.base_url()])
+        .arg("ImageClassifierUser");
+    let (mut child, port, drain) = common::start(cmd).await;
     let url = format!("http://127.0.0.1:{port}/skein/health");
     // Bounded: a sample a second, and the run lasts 4 s.
     let mut body = serde_json::Value::Null;

@@ -6,6 +6,8 @@
 //! Every run is bounded in time (a couple of seconds) and its assertions are on counts with
 //! generous margins, never on timings.
 
+mod common;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -385,40 +387,11 @@ async fn a_master_splits_the_rate_over_its_workers() {
 /// user count is the virtual users busy (the pool of 3 is saturated by 20/s × 200 ms).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_web_ui_shows_the_virtual_users_in_use() {
-    use tokio::io::{AsyncBufReadExt, BufReader};
     let svc = slow_service(200).await;
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_skein"))
-        .args([
-            "--web-host",
-            "127.0.0.1",
-            "-P",
-            "0",
-            "--autostart",
-            "--autoquit",
-            "0",
-        ])
-        .args(["--arrival-rate", "20", "--max-in-flight", "3", "-t", "3s"])
-        .args(["-H", &svc.base_url(), "ThroughputUser"])
-        .stderr(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let port = tokio::time::timeout(Duration::from_secs(30), async {
-        while let Some(line) = lines.next_line().await.unwrap() {
-            if let Some(rest) = line
-                .split("Starting web interface at http://127.0.0.1:")
-                .nth(1)
-            {
-                return rest.trim().parse::<u16>().unwrap();
-            }
-        }
-        panic!("skein ended without starting its web interface");
-    })
-    .await
-    .expect("the web interface starts");
-    let drain = tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    let mut cmd = common::skein_web(&["--autostart", "--autoquit", "0"]);
+    cmd.args(["--arrival-rate", "20", "--max-in-flight", "3", "-t", "3s"])
+        .args(["-H", &svc.base_url(), "ThroughputUser"]);
+    let (mut child, port, drain) = common::start(cmd).await;
     // The load is published once a second.
     tokio::time::sleep(Duration::from_millis(1600)).await;
     let v: serde_json::Value = reqwest::get(format!("http://127.0.0.1:{port}/stats/requests"))

@@ -2,45 +2,16 @@
 //! `-t` stops the test (the UI stays), `--autoquit` then ends the process; `--web-auth`
 //! guards the API.
 
+mod common;
+
 use std::time::Duration;
 
 use skein::classifier::spawn_local;
-use tokio::io::{AsyncBufReadExt, BufReader};
 
 /// Starts `skein` with the web UI on a free loopback port; returns it, its port, and the rest
 /// of its log (collected until it exits).
 async fn start_web(args: &[&str]) -> (tokio::process::Child, u16, tokio::task::JoinHandle<String>) {
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_skein"))
-        .args(["--web-host", "127.0.0.1", "-P", "0"])
-        .args(args)
-        .stderr(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let port = tokio::time::timeout(Duration::from_secs(30), async {
-        while let Some(line) = lines.next_line().await.unwrap() {
-            if let Some(rest) = line
-                .split("Starting web interface at http://127.0.0.1:")
-                .nth(1)
-            {
-                return rest.trim().parse::<u16>().unwrap();
-            }
-        }
-        panic!("skein ended without starting its web interface");
-    })
-    .await
-    .expect("the web interface starts");
-    let rest = tokio::spawn(async move {
-        let mut all = String::new();
-        while let Ok(Some(l)) = lines.next_line().await {
-            all.push_str(&l);
-            all.push('\n');
-        }
-        all
-    });
-    (child, port, rest)
+    common::start(common::skein_web(args)).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
