@@ -102,6 +102,13 @@ fn health_runs_at_the_asked_rate() {
         stdout.contains("== health ==") && stdout.contains("PASS"),
         "{stdout}"
     );
+    // The generator was sampled during the test, and the run judged.
+    assert!(
+        j["generator"]["cpu_percent"]["samples"].as_u64() >= Some(1),
+        "{j}"
+    );
+    assert!(j["verdict"]["valid"].is_boolean(), "{j}");
+    assert!(stdout.contains("Run verdict: "), "{stdout}");
 }
 
 #[test]

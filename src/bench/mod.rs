@@ -92,14 +92,60 @@ pub async fn run(settings: BenchSettings, shutdown: CancellationToken) -> Result
 
 /// One test (not comprehensive).
 pub async fn run_one(ctx: &Ctx, test: BenchTest) -> Result<Outcome> {
-    match test {
+    // The generator is sampled during every test: its figures and the verdict go with the results.
+    let sampler = crate::health::spawn_active();
+    let outcome = match test {
         BenchTest::Health | BenchTest::ModelInfo | BenchTest::Classification => {
             endpoints::run(ctx, test).await
         }
         BenchTest::Stress => stress::run(ctx).await,
         BenchTest::Latency => latency::run(ctx).await,
         BenchTest::Memory => memory::run(ctx).await,
-        BenchTest::Comprehensive => anyhow::bail!("comprehensive does not nest"),
+        BenchTest::Comprehensive => Err(anyhow::anyhow!("comprehensive does not nest")),
+    };
+    let generator = sampler.finish().await;
+    let mut outcome = outcome?;
+    let verdict = crate::health::verdict(&verdict_input(&generator, &outcome.json));
+    outcome.summary.push_str(&format!(
+        "\n{}",
+        crate::health::text::final_text(&generator, &verdict, ctx.target.embedded)
+    ));
+    if let Value::Object(m) = &mut outcome.json {
+        m.insert("generator".into(), generator.to_json());
+        m.insert("verdict".into(), verdict.to_json());
+    }
+    Ok(outcome)
+}
+
+/// What the verdict looks at in a bench test: the generator's CPU, and from the test's own
+/// results the open model's late and dropped iterations and the failures by kind.
+fn verdict_input(
+    generator: &crate::health::HealthSummary,
+    json: &Value,
+) -> crate::health::VerdictInput {
+    use crate::health::verdict::{is_connection_failure, CpuLoad, FailureMix};
+    let count = |v: &Value| v.as_u64().unwrap_or(0);
+    let open = &json["open_model"];
+    let mut failures = FailureMix {
+        requests: count(&json["total_requests"]),
+        ..FailureMix::default()
+    };
+    for e in json["error_types"].as_array().into_iter().flatten() {
+        let n = count(&e["occurrences"]);
+        failures.failures += n;
+        if is_connection_failure(e["error"].as_str().unwrap_or_default()) {
+            failures.connection += n;
+        }
+    }
+    crate::health::VerdictInput {
+        generator: CpuLoad::from_stats(&generator.cpu, generator.cpu_limit_percent()),
+        open_model: crate::health::OpenModelCounts {
+            late_starts: count(&open["late"]),
+            dropped: count(&open["dropped"]),
+            scheduled: count(&open["scheduled"]),
+        },
+        failures,
+        ..Default::default()
     }
 }
 
