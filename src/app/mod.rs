@@ -3,14 +3,12 @@
 //! runs until `-t` or a signal, and writes the final statistics. Nothing collected is lost on
 //! the way out: the runner is stopped and the hub drained before the last outputs are written.
 
-use std::io::Write;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
 use tokio_util::sync::CancellationToken;
 
-use crate::checks;
 use crate::classifier;
 use crate::config::{BenchSettings, Role, Settings};
 use crate::control::{LocalRun, RunControl};
@@ -19,10 +17,14 @@ use crate::engine::{self, wall_clock, RunnerSetup, SessionFactory};
 use crate::health::{self, HealthSampler};
 use crate::logging::LogBuffer;
 use crate::output::{self, OutputPlan, Outputs};
-use crate::report;
 use crate::web::{self, WebOptions};
 
+#[cfg(test)]
+use finish::exit_code;
+pub use finish::finish;
+
 mod cluster;
+mod finish;
 #[cfg(test)]
 mod tests;
 
@@ -241,111 +243,6 @@ pub async fn run_headless(run: Run, shutdown: CancellationToken) -> Result<i32> 
     finish(&run, &paths, outputs_ok).await
 }
 
-/// The final summary, `--json`, `--html`, and the exit code (Locust's `shutdown`). An output
-/// that cannot be written is logged and gives [`output::EXIT_OUTPUT_FAILED`]; the summary is
-/// printed all the same.
-pub async fn finish(run: &Run, paths: &output::OutputPaths, outputs_ok: bool) -> Result<i32> {
-    let s = &run.settings;
-    let mut outputs_ok = outputs_ok;
-    let generator = run.health.finish().await;
-    if run
-        .master
-        .as_ref()
-        .is_some_and(|m| m.handle.status().cpu_warning)
-    {
-        tracing::warn!("{}", health::sampler::WORKER_CPU_WARNING_AT_END);
-    }
-    let ended_at = run.ended_at.get().copied();
-    let status = run.control.status();
-    let classes = run.control.classes().to_vec();
-    let host = run.host.clone();
-    let html = paths.html.is_some();
-    let rules = s.checks.clone();
-    let with_target = run.classifier.is_some();
-    // Everything is built where the statistics live; only the IO happens here.
-    let end = run
-        .control
-        .read(move |v| {
-            let checks = checks::evaluate(&rules, v.stats, wall_clock());
-            let verdict = health::assess(&generator, &status, v.stats, v.open, ended_at);
-            FinalTexts {
-                html: html.then(|| {
-                    let mut args =
-                        report::page::report_args(v, &status, &classes, host.as_deref(), &checks);
-                    report::page::add_health(&mut args, &generator, &verdict);
-                    web::render_report(&args)
-                }),
-                json: report::json::entries_json(v.stats),
-                failed: !v.stats.errors_in_order().is_empty() || !v.exceptions.is_empty(),
-                summary: format!(
-                    "{}{}{}{}",
-                    report::console::stats_table(v.stats, false),
-                    report::console::percentiles_table(v.stats),
-                    report::console::error_report(v.stats),
-                    report::open::summary(v.open).unwrap_or_default()
-                ),
-                open_json: report::open::summary_json(v.open)
-                    .map(|j| report::json::dumps(&j, Some(4))),
-                checks,
-                health: health::text::final_text(&generator, &verdict, with_target),
-                verdict: verdict.line(),
-            }
-        })
-        .await
-        .context("statistics hub ended early")?;
-    if let (Some(path), Some(html)) = (&paths.html, &end.html) {
-        if let Err(e) = output::write_file(path, html) {
-            tracing::error!("cannot write the HTML report {path}: {e}");
-            outputs_ok = false;
-        }
-    }
-    let json = end.json;
-    // Written before the exit code is decided (Locust writes it just after), so that the
-    // code can say whether it failed.
-    if let Some(p) = &paths.json_file {
-        if let Err(e) = std::fs::write(p, &json) {
-            tracing::error!("cannot write {}: {e}", p.display());
-            outputs_ok = false;
-        }
-    }
-    if let (Some(p), Some(text)) = (&paths.open_json_file, &end.open_json) {
-        if let Err(e) = std::fs::write(p, text) {
-            tracing::error!("cannot write {}: {e}", p.display());
-            outputs_ok = false;
-        }
-    }
-    let code = exit_code(outputs_ok, checks::failed(&end.checks), end.failed, s);
-    tracing::info!("Shutting down (exit code {code})");
-    if s.json {
-        let mut o = std::io::stdout().lock();
-        let _ = writeln!(o, "{json}");
-        let _ = o.flush();
-    }
-    // The verdict never changes the exit code: it says how far to trust the numbers.
-    if s.json_file.is_none() {
-        output::print_block(&format!("{}{}", end.summary, end.health));
-    } else {
-        tracing::info!("{}", end.verdict);
-    }
-    // Printed even when --json-file leaves the summary out: a CI log must say why it failed.
-    output::print_block(&checks::console_block(&end.checks));
-    Ok(code)
-}
-
-/// The run's exit code: an output that could not be written (74), else a failed check (3),
-/// else recorded failures or exceptions (`--exit-code-on-error`), else 0.
-fn exit_code(outputs_ok: bool, checks_failed: bool, failed: bool, s: &Settings) -> i32 {
-    if !outputs_ok {
-        output::EXIT_OUTPUT_FAILED
-    } else if checks_failed {
-        checks::EXIT_CHECK_FAILED
-    } else if failed {
-        s.exit_code_on_error
-    } else {
-        0
-    }
-}
-
 /// A master's headless or autostarted run first waits for `--expect-workers` ready workers;
 /// `false` when a signal came first.
 async fn workers_ready(run: &Run, shutdown: &CancellationToken) -> Result<bool> {
@@ -381,20 +278,6 @@ async fn end_users(run: &Run) {
         }
         None => run.control.stop().await,
     }
-}
-
-/// What the end of a run writes and prints, built in one read of the statistics.
-struct FinalTexts {
-    html: Option<String>,
-    json: String,
-    /// The open model's summary as JSON, in an open-model run.
-    open_json: Option<String>,
-    failed: bool,
-    summary: String,
-    checks: Vec<checks::CheckResult>,
-    /// The generator block and the verdict line.
-    health: String,
-    verdict: String,
 }
 
 /// What the command line asked for, once parsed.

@@ -1,4 +1,5 @@
 use super::*;
+use crate::checks;
 
 #[test]
 fn exit_code_precedence() {
