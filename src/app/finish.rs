@@ -15,6 +15,9 @@ use crate::output;
 use crate::report;
 use crate::web;
 
+/// The end of a run logs as the rest of the app does (`skein.app`), as tests and users grep for.
+const LOG_TARGET: &str = "skein::app";
+
 /// The final summary, `--json`, `--html`, and the exit code (Locust's `shutdown`). An output
 /// that cannot be written is logged and gives [`output::EXIT_OUTPUT_FAILED`]; the summary is
 /// printed all the same.
@@ -27,7 +30,7 @@ pub async fn finish(run: &Run, paths: &output::OutputPaths, outputs_ok: bool) ->
         .as_ref()
         .is_some_and(|m| m.handle.status().cpu_warning)
     {
-        tracing::warn!("{}", health::sampler::WORKER_CPU_WARNING_AT_END);
+        tracing::warn!(target: LOG_TARGET, "{}", health::sampler::WORKER_CPU_WARNING_AT_END);
     }
     let ended_at = run.ended_at.get().copied();
     let status = run.control.status();
@@ -69,7 +72,7 @@ pub async fn finish(run: &Run, paths: &output::OutputPaths, outputs_ok: bool) ->
         .context("statistics hub ended early")?;
     if let (Some(path), Some(html)) = (&paths.html, &end.html) {
         if let Err(e) = output::write_file(path, html) {
-            tracing::error!("cannot write the HTML report {path}: {e}");
+            tracing::error!(target: LOG_TARGET, "cannot write the HTML report {path}: {e}");
             outputs_ok = false;
         }
     }
@@ -78,18 +81,18 @@ pub async fn finish(run: &Run, paths: &output::OutputPaths, outputs_ok: bool) ->
     // code can say whether it failed.
     if let Some(p) = &paths.json_file {
         if let Err(e) = std::fs::write(p, &json) {
-            tracing::error!("cannot write {}: {e}", p.display());
+            tracing::error!(target: LOG_TARGET, "cannot write {}: {e}", p.display());
             outputs_ok = false;
         }
     }
     if let (Some(p), Some(text)) = (&paths.open_json_file, &end.open_json) {
         if let Err(e) = std::fs::write(p, text) {
-            tracing::error!("cannot write {}: {e}", p.display());
+            tracing::error!(target: LOG_TARGET, "cannot write {}: {e}", p.display());
             outputs_ok = false;
         }
     }
     let code = exit_code(outputs_ok, checks::failed(&end.checks), end.failed, s);
-    tracing::info!("Shutting down (exit code {code})");
+    tracing::info!(target: LOG_TARGET, "Shutting down (exit code {code})");
     if s.json {
         let mut o = std::io::stdout().lock();
         let _ = writeln!(o, "{json}");
@@ -99,7 +102,7 @@ pub async fn finish(run: &Run, paths: &output::OutputPaths, outputs_ok: bool) ->
     if s.json_file.is_none() {
         output::print_block(&format!("{}{}", end.summary, end.health));
     } else {
-        tracing::info!("{}", end.verdict);
+        tracing::info!(target: LOG_TARGET, "{}", end.verdict);
     }
     // Printed even when --json-file leaves the summary out: a CI log must say why it failed.
     output::print_block(&checks::console_block(&end.checks));
