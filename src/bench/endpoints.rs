@@ -69,7 +69,7 @@ pub async fn run(ctx: &Ctx, test: BenchTest) -> Result<Outcome> {
         .read(move |v| {
             (
                 TableFigures::of(v.stats, elapsed),
-                super::targets::evaluate(&rules, v),
+                crate::checks::evaluate(&rules, v.stats, wall_clock()),
                 drive::open_figures(v),
             )
         })
@@ -93,7 +93,7 @@ pub async fn run(ctx: &Ctx, test: BenchTest) -> Result<Outcome> {
         json.insert("confidence".into(), confidence_json(&confidence));
     }
     json.insert("timeline".into(), serde_json::to_value(&timeline)?);
-    let failed = super::targets::any_failed(&checks);
+    let failed = crate::checks::failed(&checks);
     json.insert("checks".into(), crate::checks::to_json(&checks));
     json.insert("notes".into(), notes.clone().into());
     let mut summary = summary_text(test, &json);

@@ -13,7 +13,6 @@ use crate::engine::{self, wall_clock};
 use super::analysis;
 use super::progress::{Progress, Total};
 use super::recorder::Recorder;
-use super::results::TableFigures;
 use super::{drive, header, Ctx, Outcome};
 
 pub const DEFAULT_ITERATIONS: u64 = 1000;
@@ -43,15 +42,7 @@ pub async fn run(ctx: &Ctx) -> Result<Outcome> {
     let elapsed = started.elapsed().as_secs_f64();
     let timeline = progress.finish().await;
     let rules = super::targets::rules(test, &ctx.settings.checks);
-    let (figures, checks) = hub
-        .read(move |v| {
-            (
-                TableFigures::of(v.stats, elapsed),
-                super::targets::evaluate(&rules, v),
-            )
-        })
-        .await
-        .ok_or_else(|| anyhow::anyhow!("statistics hub ended early"))?;
+    let (figures, checks) = super::targets::figures_and_checks(&hub, rules, elapsed).await?;
     let samples = recorder.samples();
     let mut json = header(ctx, test);
     json.insert("config".into(), json!({ "iterations": iterations }));
@@ -63,7 +54,7 @@ pub async fn run(ctx: &Ctx) -> Result<Outcome> {
     json.insert("histogram".into(), histogram_json(&samples));
     json.insert("outliers".into(), outliers_json(&samples));
     json.insert("timeline".into(), serde_json::to_value(&timeline)?);
-    let failed = super::targets::any_failed(&checks);
+    let failed = crate::checks::failed(&checks);
     json.insert("checks".into(), crate::checks::to_json(&checks));
     let mut summary = super::report_md::figures_block(test.as_str(), &json);
     summary.push_str(&super::report_md::extra_text(&json));

@@ -25,7 +25,6 @@ use crate::engine::{self, wall_clock};
 use super::analysis;
 use super::progress::{Progress, Total};
 use super::recorder::Recorder;
-use super::results::TableFigures;
 use super::{drive, header, Ctx, Outcome};
 
 pub const DEFAULT_ITERATIONS: u64 = 100;
@@ -244,15 +243,7 @@ pub async fn run(ctx: &Ctx) -> Result<Outcome> {
     let elapsed = started.elapsed().as_secs_f64();
     let timeline = progress.finish().await;
     let rules = super::targets::rules(test, &ctx.settings.checks);
-    let (figures, checks) = hub
-        .read(move |v| {
-            (
-                TableFigures::of(v.stats, elapsed),
-                super::targets::evaluate(&rules, v),
-            )
-        })
-        .await
-        .ok_or_else(|| anyhow::anyhow!("statistics hub ended early"))?;
+    let (figures, checks) = super::targets::figures_and_checks(&hub, rules, elapsed).await?;
     let mut json = header(ctx, test);
     json.insert(
         "config".into(),
@@ -285,7 +276,7 @@ pub async fn run(ctx: &Ctx) -> Result<Outcome> {
     };
     json.insert("memory".into(), memory);
     json.insert("timeline".into(), serde_json::to_value(&timeline)?);
-    if super::targets::any_failed(&checks) {
+    if crate::checks::failed(&checks) {
         code = super::EXIT_CHECK_FAILED;
     }
     json.insert("checks".into(), crate::checks::to_json(&checks));

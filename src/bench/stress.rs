@@ -136,7 +136,7 @@ pub async fn run(ctx: &Ctx) -> Result<Outcome> {
     let total = table.total.clone();
     let (best_ok, degrades, plateau) = analyse(&steps);
     let rules = super::targets::rules(test, &s.checks);
-    let checks = super::targets::evaluate_table(&rules, &overall, wall_clock());
+    let checks = crate::checks::evaluate(&rules, &overall, wall_clock());
     let mut json = header(ctx, test);
     json.insert(
         "config".into(),
@@ -151,7 +151,7 @@ pub async fn run(ctx: &Ctx) -> Result<Outcome> {
     json.insert("degrades_at".into(), json!(degrades));
     json.insert("throughput_plateau_at".into(), json!(plateau));
     json.insert("timeline".into(), serde_json::to_value(&timeline)?);
-    let failed = super::targets::any_failed(&checks);
+    let failed = crate::checks::failed(&checks);
     json.insert("checks".into(), crate::checks::to_json(&checks));
     let mut summary = super::report_md::figures_block(test.as_str(), &json);
     summary.push_str(&super::report_md::extra_text(&json));

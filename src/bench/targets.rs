@@ -3,9 +3,10 @@
 //! are on the Aggregated row: every rate-driven test has one endpoint, and classification's rows
 //! are per image size.
 
+use super::results::TableFigures;
 use crate::checks::{self, Check, CheckResult, Metric, Op};
 use crate::config::BenchTest;
-use crate::stats::RequestStats;
+use crate::engine::{wall_clock, HubHandle};
 
 /// The README's targets for `test`, in the checks' rule syntax.
 pub fn defaults(test: BenchTest) -> &'static [&'static str] {
@@ -30,16 +31,6 @@ pub fn rules(test: BenchTest, given: &[Check]) -> Vec<Check> {
     }
 }
 
-/// Evaluates `rules` on the statistics of a test (at the hub's `now`).
-pub fn evaluate(rules: &[Check], view: &crate::engine::StatsView<'_>) -> Vec<CheckResult> {
-    evaluate_table(rules, view.stats, crate::engine::wall_clock())
-}
-
-/// Evaluates `rules` on a statistics table at `now`.
-pub fn evaluate_table(rules: &[Check], stats: &RequestStats, now: f64) -> Vec<CheckResult> {
-    checks::evaluate(rules, stats, now)
-}
-
 /// A throughput target above the offered rate cannot pass in the open model (it measures
 /// `--rps`, not the service): one note per such rule, so a failure is not misread.
 pub fn offered_rate_notes(rules: &[Check], rps: f64) -> Vec<String> {
@@ -53,6 +44,22 @@ pub fn offered_rate_notes(rules: &[Check], rps: f64) -> Vec<String> {
             )
         })
         .collect()
+}
+
+/// The test's figures and its checks, from one read of the hub's statistics.
+pub async fn figures_and_checks(
+    hub: &HubHandle,
+    rules: Vec<Check>,
+    elapsed: f64,
+) -> anyhow::Result<(TableFigures, Vec<CheckResult>)> {
+    hub.read(move |v| {
+        (
+            TableFigures::of(v.stats, elapsed),
+            checks::evaluate(&rules, v.stats, wall_clock()),
+        )
+    })
+    .await
+    .ok_or_else(|| anyhow::anyhow!("statistics hub ended early"))
 }
 
 /// The rules of an open-model test at `rps`. Given rules are kept as written (the user asked
@@ -80,10 +87,6 @@ pub fn rules_at_rate(test: BenchTest, given: &[Check], rps: f64) -> (Vec<Check>,
 
 fn cannot_pass_at(c: &Check, rps: f64) -> bool {
     c.metric == Metric::Rps && matches!(c.op, Op::Gt | Op::Ge) && c.threshold >= rps
-}
-
-pub fn any_failed(results: &[CheckResult]) -> bool {
-    checks::failed(results)
 }
 
 #[cfg(test)]
