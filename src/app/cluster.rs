@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
+use skein_api::UserClass;
 use tokio::process::{Child, Command};
 use tokio_util::sync::CancellationToken;
 
@@ -140,6 +141,7 @@ pub async fn drain_workers(master: &MasterHandle, stop_timeout: Duration) {
 /// `--worker`: runs users for a master until it lets this process go.
 pub async fn run_worker(
     settings: Settings,
+    catalogue: &[UserClass],
     logs: crate::logging::LogBuffer,
     shutdown: CancellationToken,
 ) -> Result<i32> {
@@ -153,14 +155,11 @@ pub async fn run_worker(
     // A worker knows every class, the named-only ones too: the master picks. Without -H it
     // load-tests its own reference service, unless the master names a host in its spawn.
     let names: Vec<String> = if settings.user_classes.is_empty() {
-        skein_scenarios::catalogue()
-            .iter()
-            .map(|c| c.name().to_string())
-            .collect()
+        catalogue.iter().map(|c| c.name().to_string()).collect()
     } else {
         settings.user_classes.clone()
     };
-    let classes = super::choose_classes(&settings, &names)?;
+    let classes = super::choose_classes(&settings, catalogue, &names)?;
     let (host, _local) = super::choose_host(&settings, &classes).await?;
     let node_id = hostname_hex32();
     let hub = engine::hub::spawn_as(

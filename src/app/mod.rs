@@ -7,6 +7,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
+use skein_api::UserClass;
 use tokio_util::sync::CancellationToken;
 
 use crate::classifier;
@@ -48,9 +49,9 @@ fn exit(code: i32, message: impl Into<String>) -> anyhow::Error {
 }
 
 /// `-l/--list`: the class names, as Locust prints them.
-pub fn list_classes() -> String {
+pub fn list_classes(catalogue: &[UserClass]) -> String {
     let mut out = String::from("Available Users:\n");
-    for c in skein_scenarios::catalogue() {
+    for c in catalogue {
         let note = if c.named_only {
             "  (runs only when named)"
         } else {
@@ -82,8 +83,13 @@ pub struct Run {
 }
 
 impl Run {
-    pub async fn setup(settings: Settings, logs: LogBuffer) -> Result<Run> {
-        let classes = choose_classes(&settings, &settings.user_classes)?;
+    /// `catalogue`: every class the binary offers (what `skein::main` was given).
+    pub async fn setup(
+        settings: Settings,
+        catalogue: &[UserClass],
+        logs: LogBuffer,
+    ) -> Result<Run> {
+        let classes = choose_classes(&settings, catalogue, &settings.user_classes)?;
         if classes.is_empty() {
             return Err(exit(
                 EXIT_STARTUP,
@@ -135,9 +141,13 @@ impl Run {
 }
 
 /// The named classes (all but the named-only ones when `names` is empty), filtered by tags.
-fn choose_classes(settings: &Settings, names: &[String]) -> Result<Vec<Arc<engine::ClassPlan>>> {
+fn choose_classes(
+    settings: &Settings,
+    catalogue: &[UserClass],
+    names: &[String],
+) -> Result<Vec<Arc<engine::ClassPlan>>> {
     engine::select_classes(
-        &skein_scenarios::catalogue(),
+        catalogue,
         names,
         settings.tags.as_deref(),
         settings.exclude_tags.as_deref(),
@@ -288,10 +298,15 @@ pub enum Job {
     Bench(BenchSettings),
 }
 
-/// Runs a parsed command: a Locust-style run or `skein bench`.
-pub async fn run_job(job: Job, shutdown: CancellationToken) -> Result<i32> {
+/// Runs a parsed command over the binary's classes: a Locust-style run or `skein bench` (whose
+/// suite is skein's own, against the reference service, whatever the classes).
+pub async fn run_job(
+    job: Job,
+    catalogue: &[UserClass],
+    shutdown: CancellationToken,
+) -> Result<i32> {
     match job {
-        Job::Run(settings) => main(settings, shutdown).await,
+        Job::Run(settings) => main(settings, catalogue, shutdown).await,
         Job::Bench(settings) => {
             // Warnings only: the bench's own progress line and summary are its output.
             crate::logging::init(tracing::Level::WARN, None)?;
@@ -301,15 +316,19 @@ pub async fn run_job(job: Job, shutdown: CancellationToken) -> Result<i32> {
 }
 
 /// The process's whole life after the command line: logging, then the run.
-pub async fn main(settings: Settings, shutdown: CancellationToken) -> Result<i32> {
+pub async fn main(
+    settings: Settings,
+    catalogue: &[UserClass],
+    shutdown: CancellationToken,
+) -> Result<i32> {
     let logs = crate::logging::init(settings.loglevel.to_tracing(), settings.logfile.as_deref())?;
     if settings.list {
-        print!("{}", list_classes());
+        print!("{}", list_classes(catalogue));
         return Ok(0);
     }
     tracing::info!("Starting skein {}", env!("CARGO_PKG_VERSION"));
     if let Some(f) = &settings.locustfile {
-        tracing::warn!("-f/--locustfile {f} is ignored: skein's user classes are compiled in (see scenarios/ and -l)");
+        tracing::warn!("-f/--locustfile {f} is ignored: the user classes are compiled into this binary (see -l)");
     }
     if let Role::Worker { .. } = settings.cluster.role {
         if !settings.checks.is_empty() {
@@ -327,10 +346,10 @@ pub async fn main(settings: Settings, shutdown: CancellationToken) -> Result<i32
                 let children = cluster::LocalWorkers::spawn(&settings, n, port)?;
                 Ok(children.wait(&shutdown, Duration::from_secs(30)).await)
             }
-            None => cluster::run_worker(settings, logs, shutdown).await,
+            None => cluster::run_worker(settings, catalogue, logs, shutdown).await,
         };
     }
-    let run = Run::setup(settings, logs).await?;
+    let run = Run::setup(settings, catalogue, logs).await?;
     let children = match (&run.master, run.settings.cluster.processes) {
         (Some(m), Some(n)) => Some(cluster::LocalWorkers::spawn(
             &run.settings,
