@@ -13,3 +13,6 @@ mod faults;
 
 #[path = "cluster/roles.rs"]
 mod roles;
+
+#[path = "cluster/classes.rs"]
+mod classes;

@@ -9,6 +9,7 @@
 //! earlier, so a lost worker's users run elsewhere within 5 s of its last heartbeat.
 
 mod arrival;
+mod classes;
 mod liveness;
 mod members;
 mod ramp;
@@ -46,6 +47,8 @@ struct WorkerNode {
     /// What it last reported running.
     counts: BTreeMap<String, u64>,
     cpu_warned: bool,
+    /// It was told about a class it lacks (see `classes`).
+    classes_warned: bool,
 }
 
 impl WorkerNode {
@@ -152,6 +155,7 @@ impl Master {
                     node: node.to_string(),
                     report: Box::new(payload.report),
                 });
+                self.check_worker_classes(node, &payload.user_classes_count, &mut out);
                 match self.worker_mut(node) {
                     Some(w) => w.counts = payload.user_classes_count.to_map(),
                     None => log(
@@ -165,13 +169,16 @@ impl Master {
                 Some(w) => w.state = WorkerState::Spawning,
                 None => self.ask_to_quit(node, "spawning", &mut out),
             },
-            ToMaster::SpawningComplete(spawned) => match self.worker_mut(node) {
-                Some(w) => {
-                    w.state = WorkerState::Running;
-                    w.counts = spawned.user_classes_count.to_map();
+            ToMaster::SpawningComplete(spawned) => {
+                self.check_worker_classes(node, &spawned.user_classes_count, &mut out);
+                match self.worker_mut(node) {
+                    Some(w) => {
+                        w.state = WorkerState::Running;
+                        w.counts = spawned.user_classes_count.to_map();
+                    }
+                    None => self.ask_to_quit(node, "spawning_complete", &mut out),
                 }
-                None => self.ask_to_quit(node, "spawning_complete", &mut out),
-            },
+            }
             ToMaster::ClientStopped => self.client_stopped(node, now, &mut out),
             ToMaster::Quit => self.worker_quit(node, now, &mut out),
             ToMaster::Exception(e) => out.push(Effect::Exception {

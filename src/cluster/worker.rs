@@ -23,8 +23,8 @@ use crate::stats::StatsReport;
 
 use super::codec::DecodeError;
 use super::message::{
-    ArrivalShare, ClassCounts, Heartbeat, Spawn, SpawnedUsers, StatsPayload, ToMaster, ToWorker,
-    Version, WorkerState,
+    ArrivalShare, ClassCounts, ExceptionReport, Heartbeat, Spawn, SpawnedUsers, StatsPayload,
+    ToMaster, ToWorker, Version, WorkerState,
 };
 use super::value::Value;
 
@@ -490,7 +490,9 @@ impl Worker {
     }
 
     /// Drops classes this worker does not have (Locust's spawn greenlet dies on a KeyError and
-    /// never completes; skein runs the classes it knows).
+    /// never completes, logged only on the worker; skein runs the classes it knows, logs which
+    /// it lacks and which it has, and sends the same text to the master as an `exception`, the
+    /// one worker-to-master error report that a Locust master also shows).
     fn known_classes(&self, counts: ClassCounts, fx: &mut Vec<Effect>) -> ClassCounts {
         if self.cfg.class_names.is_empty() {
             return counts;
@@ -501,10 +503,12 @@ impl Worker {
             .partition(|(name, _)| self.cfg.class_names.contains(name));
         if !unknown.is_empty() {
             let names: Vec<&str> = unknown.iter().map(|(n, _)| n.as_str()).collect();
-            fx.push(log(
-                Level::Error,
-                format!("The master asked for unknown user classes {names:?}; running the others"),
-            ));
+            let text = unknown_classes_text(&self.cfg.node_id, &names, &self.cfg.class_names);
+            fx.push(log(Level::Error, text.clone()));
+            fx.push(Effect::Send(ToMaster::Exception(ExceptionReport {
+                msg: text,
+                traceback: String::new(),
+            })));
         }
         ClassCounts(known)
     }
@@ -570,6 +574,16 @@ fn defers(msg: &ToWorker) -> bool {
             | ToWorker::Stop
             | ToWorker::SpawningComplete { .. }
             | ToWorker::UpdateUserClass(_)
+    )
+}
+
+/// The error a worker logs and sends when its master names classes it lacks: a master and
+/// workers built from different binaries (or started with different class lists).
+pub fn unknown_classes_text(node_id: &str, unknown: &[&str], own: &[String]) -> String {
+    format!(
+        "Worker {node_id} has no user class {}: the master asked for it, but this worker's classes are {} (are master and workers the same binary?); running only the classes it has",
+        unknown.join(", "),
+        own.join(", ")
     )
 }
 

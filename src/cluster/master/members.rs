@@ -63,6 +63,7 @@ impl Master {
             memory: 0,
             counts: BTreeMap::new(),
             cpu_warned: false,
+            classes_warned: false,
         };
         // Python's dict keeps a replaced key where it was.
         let already_connected = match self.workers.iter_mut().find(|w| w.id == node) {

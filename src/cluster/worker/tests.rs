@@ -393,11 +393,29 @@ fn spawning_complete_and_stats_list_every_class() {
 }
 
 #[test]
-fn unknown_classes_in_a_spawn_are_dropped_with_an_error() {
+fn unknown_classes_in_a_spawn_are_dropped_with_an_error_sent_to_the_master() {
     let mut w = registered(cfg());
     let fx = w.handle(spawn(1.0, &[("HeavyUser", 1), ("Ghost", 3)], None), T0);
     assert_eq!(applied(&fx), counts(&[("HeavyUser", 1)]));
-    assert!(logs(&fx).iter().any(|l| l.contains("Ghost")));
+    let own = w.cfg.class_names.join(", ");
+    let error = logs(&fx)
+        .into_iter()
+        .find(|l| l.contains("no user class Ghost"))
+        .expect("an error naming the class")
+        .to_string();
+    assert!(error.contains(&own), "{error}");
+    let sent: Vec<&ExceptionReport> = fx
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Send(ToMaster::Exception(x)) => Some(x),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].msg, error);
+    // Only the classes it has: no report for a spawn it can run.
+    let fx = w.handle(spawn(2.0, &[("HeavyUser", 2)], None), T0 + 1.0);
+    assert!(!names(&fx).contains(&"exception".to_string()));
 }
 
 #[test]
