@@ -1164,3 +1164,29 @@ fn an_open_start_is_refused_without_workers_or_with_a_bad_rate() {
     assert!(spawns(&out).iter().all(|(_, s)| s.arrival.is_none()));
     assert!(m.arrival().is_none());
 }
+
+#[test]
+fn a_worker_lacking_a_master_class_is_logged_once_per_registration() {
+    let mut m = master();
+    ready(&mut m, A, T0);
+    ready(&mut m, B, T0);
+    // B has every class (zeros included, as workers report them); A lacks HeavyUser.
+    assert!(logs(
+        &stats(&mut m, B, &[("LightUser", 0), ("HeavyUser", 0)], T0 + 1.0),
+        Level::Error
+    )
+    .is_empty());
+    let out = stats(&mut m, A, &[("LightUser", 0), ("OtherUser", 0)], T0 + 1.0);
+    assert_eq!(
+        logs(&out, Level::Error),
+        [format!(
+            "Worker {A} has no user class HeavyUser (its classes are LightUser, OtherUser): are master and workers the same binary? Users of that class will not run on it"
+        )]
+    );
+    let again = stats(&mut m, A, &[("LightUser", 0), ("OtherUser", 0)], T0 + 4.0);
+    assert!(logs(&again, Level::Error).is_empty());
+    // A new registration (after a stop, a restart) is told again.
+    ready(&mut m, A, T0 + 5.0);
+    let out = stats(&mut m, A, &[("LightUser", 0)], T0 + 6.0);
+    assert_eq!(logs(&out, Level::Error).len(), 1);
+}
