@@ -74,3 +74,70 @@ fn a_worker_without_the_masters_class_is_reported_by_worker_and_master() {
         "{exceptions}"
     );
 }
+
+/// Under a real Locust 2.47.0 master, the same worker's `exception` lands in Locust's own
+/// exceptions table (and so in its `_exceptions.csv`), and Locust's exit code counts it.
+#[test]
+fn a_locust_master_shows_the_missing_class_of_a_skein_worker() {
+    let Some(locust) = locust() else { return };
+    let host = target("200 OK");
+    let port = free_port().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = dir.path().join("l");
+    let prefix = prefix.to_str().unwrap();
+    let mut master = Proc::start(
+        "locust master",
+        locust_cmd(
+            &locust,
+            &[
+                "--master",
+                "--headless",
+                "-u",
+                "2",
+                "-r",
+                "100",
+                "-t",
+                "5s",
+                "--expect-workers",
+                "1",
+                "--expect-workers-max-wait",
+                "60",
+                "--master-bind-host",
+                "127.0.0.1",
+                "--master-bind-port",
+                &port,
+                "-H",
+                &host,
+                "--csv",
+                prefix,
+                "ThroughputUser",
+            ],
+        ),
+    );
+    let mut worker = Proc::start(
+        "skein worker",
+        skein_cmd(&[
+            "--worker",
+            "--master-host",
+            "127.0.0.1",
+            "--master-port",
+            &port,
+            "-H",
+            &host,
+            "HighLoadUser",
+        ]),
+    );
+    let status = master.wait(Duration::from_secs(90));
+    let _ = worker.wait(Duration::from_secs(30));
+    let (m, w) = (master.output(), worker.output());
+    assert!(
+        w.contains("has no user class ThroughputUser"),
+        "worker:\n{w}"
+    );
+    let exceptions = std::fs::read_to_string(format!("{prefix}_exceptions.csv")).unwrap();
+    assert!(
+        exceptions.contains("has no user class ThroughputUser"),
+        "{exceptions}\nmaster:\n{m}"
+    );
+    assert_eq!(status.code(), Some(1), "master:\n{m}");
+}
