@@ -21,11 +21,15 @@ use skein_api::UserClass;
 ///
 /// # Adding your own scenario
 ///
+/// Your own load test needs no change here: write the classes in a crate of your own and call
+/// `skein::main(your_classes)` from its `main` (see `examples/my-loadtest/`). This list is the
+/// `skein` binary's own.
+///
 /// A user class is a Goose [`Scenario`](skein_api::goose::goose::Scenario) wrapped in a
 /// [`UserClass`]. Its transactions make requests with [`Request`](skein_api::Request), which
 /// records them in skein's statistics with Locust's semantics (a status >= 400 fails unless
 /// listed in `expect_status`, a `check` can fail a request with a message). Write the
-/// transactions, build the class, and push it onto the list below:
+/// transactions, build the class, and pass it to `skein::main` (or push it onto the list below):
 ///
 /// ```
 /// use skein_api::prelude::*;
