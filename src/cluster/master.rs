@@ -148,6 +148,7 @@ impl Master {
             ToMaster::Stats(payload) => {
                 let payload = *payload;
                 out.push(Effect::MergeStats {
+                    open: payload.open.map(Box::new),
                     sent_at: payload.sent_at,
                     node: node.to_string(),
                     report: Box::new(payload.report),

@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::stats::StatsReport;
+use crate::stats::{OpenReport, StatsReport};
 
 use super::value::Value;
 
@@ -102,6 +102,9 @@ pub struct StatsPayload {
     /// skein workers only (key `skein_sent_at`, which Locust's master ignores): the worker's
     /// clock when it sent the report, so a skein master can correct clock skew exactly.
     pub sent_at: Option<f64>,
+    /// skein workers in an open-model run only (key `skein_open`): the open-model summary since
+    /// the last report, which a skein master merges into its own.
+    pub open: Option<OpenReport>,
 }
 
 /// A worker's `spawning_complete`: what it runs now.

@@ -324,6 +324,7 @@ impl Worker {
     pub fn stats(&self, report: StatsReport, counts: ClassCounts) -> ToMaster {
         let all = self.all_classes(&counts);
         ToMaster::Stats(Box::new(StatsPayload {
+            open: None,
             sent_at: None,
             report,
             user_count: Some(all.total()),

@@ -65,6 +65,7 @@ fn stats(m: &mut Master, id: &str, users: &[(&str, u64)], now: f64) -> Vec<Effec
     m.handle(
         id,
         ToMaster::Stats(Box::new(StatsPayload {
+            open: None,
             sent_at: None,
             report,
             user_classes_count: counts(users),
@@ -970,6 +971,7 @@ fn transcript_a_replayed_gives_locusts_replies_in_order() {
                     })
                 }
                 "stats" => ToMaster::Stats(Box::new(StatsPayload {
+                    open: None,
                     sent_at: None,
                     report: RequestStats::new(now).take_report(now),
                     user_classes_count: applied.clone(),

@@ -10,7 +10,7 @@ use crate::cluster::dispatch::DispatchClass;
 use crate::cluster::message::{ToWorker, WorkerState};
 use crate::cluster::value::Value;
 use crate::engine::runner::RunState;
-use crate::stats::StatsReport;
+use crate::stats::{OpenReport, StatsReport};
 
 /// How the master runs a test; the defaults are Locust's except where the README says otherwise.
 #[derive(Debug, Clone)]
@@ -125,6 +125,8 @@ pub enum Effect {
         report: Box<StatsReport>,
         /// The worker's clock when it sent the report, if it said (skein workers do).
         sent_at: Option<f64>,
+        /// Its open-model delta (skein workers in an open-model run).
+        open: Option<Box<OpenReport>>,
     },
     /// An unhandled error in a worker's user task (§2.9).
     Exception {
