@@ -46,6 +46,8 @@ struct WorkerNode {
     /// What it last reported running.
     counts: BTreeMap<String, u64>,
     cpu_warned: bool,
+    /// A skein worker (its `client_ready` said so): only these run open-model shares.
+    skein: bool,
 }
 
 impl WorkerNode {
@@ -99,6 +101,8 @@ pub struct Master {
     quitting: bool,
     /// The open model's total while one runs (split over the workers, see `arrival`).
     open: Option<ArrivalShare>,
+    /// Locust workers already warned about in this open-model test.
+    open_warned: BTreeSet<String>,
 }
 
 impl Master {
@@ -124,6 +128,7 @@ impl Master {
             stop_deadline: None,
             quitting: false,
             open: None,
+            open_warned: BTreeSet::new(),
         }
     }
 

@@ -67,7 +67,7 @@ impl WorkerConfig {
     pub fn new(node_id: impl Into<String>, class_names: Vec<String>) -> Self {
         WorkerConfig {
             node_id: node_id.into(),
-            version: Version::Named(super::message::LOCUST_VERSION.to_string()),
+            version: Version::skein(),
             class_names,
             master_heartbeat_timeout: 5.0,
             connect_retry_every: 5.0,

@@ -200,6 +200,8 @@ pub enum MasterError {
         "You can't start a distributed test before at least one worker processes has connected"
     )]
     NoWorkers,
+    #[error("No skein worker to run the arrival rate: Locust workers cannot run the open model (connected: {})", .0.join(", "))]
+    NoSkeinWorkers(Vec<String>),
     #[error("Invalid spawn_rate value: {0}")]
     InvalidRate(f64),
     #[error("Unknown user class in {0:?}")]
