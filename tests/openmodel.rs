@@ -296,6 +296,18 @@ async fn a_headless_run_prints_and_writes_the_open_model_summary() {
     assert_eq!(open["arrival_rate"], 10.0);
     assert!(open["scheduled"].as_u64().unwrap() >= 10, "{open}");
     assert!(open["total"]["corrected_ms"]["p50"].as_i64().is_some());
+    // skein's combined summary: checks, verdict, generator and the same open model in one file.
+    let summary: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("out_summary.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(summary["open_model"], open, "{summary}");
+    assert!(summary["verdict"]["text"]
+        .as_str()
+        .unwrap()
+        .starts_with("Run verdict: "));
+    assert!(summary["checks"].is_array() && summary["checks_failed"].is_boolean());
+    assert!(summary["generator"].is_object());
     svc.stop().await.unwrap();
 }
 
