@@ -346,6 +346,8 @@ async fn a_master_splits_the_rate_over_its_workers() {
         .args([
             "--json-file",
             prefix.to_str().unwrap(),
+            "--html",
+            dir.path().join("dist.html").to_str().unwrap(),
             "--master",
             "--master-bind-host",
             "127.0.0.1",
@@ -428,6 +430,15 @@ async fn a_master_splits_the_rate_over_its_workers() {
         "{open}"
     );
     assert_eq!(open["arrival_rate"], 40.0, "the master's total rate");
+    let html = std::fs::read_to_string(dir.path().join("dist.html")).unwrap();
+    let line = format!(
+        "Iterations: {} scheduled, {} started, {} late (&gt; 10 ms), {} dropped",
+        sum[0], sum[1], sum[2], sum[3]
+    );
+    assert!(
+        html.contains(&line),
+        "the HTML report's Open model section: {line}"
+    );
     // Every request of the open model is timed from its schedule, so both tables agree.
     assert_eq!(sum[4], requests, "{open}");
 }
