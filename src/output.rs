@@ -248,6 +248,9 @@ pub struct OutputPaths {
     /// `--json-file NAME` with `--arrival-rate`: the open model's summary in `NAME_open.json`
     /// (Locust's `NAME.json` keeps its exact shape).
     pub open_json_file: Option<PathBuf>,
+    /// `--json-file NAME`: skein's combined summary (checks, verdict, generator, open model)
+    /// in `NAME_summary.json`.
+    pub summary_json_file: Option<PathBuf>,
 }
 
 /// Refuses a run whose `--html`, `--json-file` or `--csv` files cannot be written, so an
@@ -268,7 +271,13 @@ pub fn check_outputs(s: &Settings) -> Result<OutputPaths, OutputCheckError> {
             p.push("_open.json");
             PathBuf::from(p)
         });
+    let summary_json_file = s.json_file.as_ref().map(|p| {
+        let mut p = p.clone().into_os_string();
+        p.push("_summary.json");
+        PathBuf::from(p)
+    });
     let mut paths: Vec<PathBuf> = Vec::new();
+    paths.extend(summary_json_file.iter().cloned());
     paths.extend(html.iter().map(PathBuf::from));
     paths.extend(json_file.iter().cloned());
     paths.extend(open_json_file.iter().cloned());
@@ -282,6 +291,7 @@ pub fn check_outputs(s: &Settings) -> Result<OutputPaths, OutputCheckError> {
         html,
         json_file,
         open_json_file,
+        summary_json_file,
     })
 }
 

@@ -296,6 +296,18 @@ async fn a_headless_run_prints_and_writes_the_open_model_summary() {
     assert_eq!(open["arrival_rate"], 10.0);
     assert!(open["scheduled"].as_u64().unwrap() >= 10, "{open}");
     assert!(open["total"]["corrected_ms"]["p50"].as_i64().is_some());
+    // skein's combined summary: checks, verdict, generator and the same open model in one file.
+    let summary: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("out_summary.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(summary["open_model"], open, "{summary}");
+    assert!(summary["verdict"]["text"]
+        .as_str()
+        .unwrap()
+        .starts_with("Run verdict: "));
+    assert!(summary["checks"].is_array() && summary["checks_failed"].is_boolean());
+    assert!(summary["generator"].is_object());
     svc.stop().await.unwrap();
 }
 
@@ -317,7 +329,8 @@ async fn a_bad_arrival_rate_exits_2() {
 
 /// Distributed: a master with `--arrival-rate 40` and two skein workers (each with its own
 /// reference service) gives each worker 20/s and half the pool; the iterations run there and
-/// their requests reach the master's Locust tables.
+/// their requests reach the master's Locust tables, and their open-model summaries (`skein_open`
+/// in their reports) add up in the master's `NAME_open.json`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_master_splits_the_rate_over_its_workers() {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -327,8 +340,14 @@ async fn a_master_splits_the_rate_over_its_workers() {
         .port()
         .to_string();
     let bin = env!("CARGO_BIN_EXE_skein");
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = dir.path().join("dist");
     let master = tokio::process::Command::new(bin)
         .args([
+            "--json-file",
+            prefix.to_str().unwrap(),
+            "--html",
+            dir.path().join("dist.html").to_str().unwrap(),
             "--master",
             "--master-bind-host",
             "127.0.0.1",
@@ -381,6 +400,47 @@ async fn a_master_splits_the_rate_over_its_workers() {
         (60..=2000).contains(&requests),
         "{requests} requests\n{stderr}"
     );
+    // Each worker logs what its reports carried in all; the master's summary is their sum.
+    let mut sum = [0u64; 5];
+    for w in [&w1, &w2] {
+        let log = String::from_utf8_lossy(&w.stderr);
+        let line = log
+            .lines()
+            .find_map(|l| l.split("Open model sent to the master: ").nth(1))
+            .unwrap_or_else(|| panic!("no open-model total in the worker's log\n{log}"));
+        let figures: Vec<u64> = line
+            .split(", ")
+            .map(|f| f.split(' ').next().unwrap().parse().unwrap())
+            .collect();
+        assert_eq!(figures.len(), 5, "{line}");
+        assert!(figures[1] > 0, "the worker started iterations: {line}");
+        for (s, f) in sum.iter_mut().zip(figures) {
+            *s += f;
+        }
+    }
+    let open: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("dist_open.json")).expect("NAME_open.json"),
+    )
+    .unwrap();
+    let got = ["scheduled", "started", "late", "dropped"].map(|k| open[k].as_u64().unwrap());
+    assert_eq!(got, [sum[0], sum[1], sum[2], sum[3]], "{open}\n{stderr}");
+    assert_eq!(
+        open["total"]["num_requests"].as_u64(),
+        Some(sum[4]),
+        "{open}"
+    );
+    assert_eq!(open["arrival_rate"], 40.0, "the master's total rate");
+    let html = std::fs::read_to_string(dir.path().join("dist.html")).unwrap();
+    let line = format!(
+        "Iterations: {} scheduled, {} started, {} late (&gt; 10 ms), {} dropped",
+        sum[0], sum[1], sum[2], sum[3]
+    );
+    assert!(
+        html.contains(&line),
+        "the HTML report's Open model section: {line}"
+    );
+    // Every request of the open model is timed from its schedule, so both tables agree.
+    assert_eq!(sum[4], requests, "{open}");
 }
 
 /// The web UI with `--autostart --arrival-rate`: the test runs in the open model and the

@@ -39,13 +39,20 @@ pub async fn finish(run: &Run, paths: &output::OutputPaths, outputs_ok: bool) ->
     let html = paths.html.is_some();
     let rules = s.checks.clone();
     let with_target = run.classifier.is_some();
+    let summary_file = paths.summary_json_file.is_some();
     // Everything is built where the statistics live; only the IO happens here.
     let end = run
         .control
         .read(move |v| {
             let checks = checks::evaluate(&rules, v.stats, wall_clock());
             let verdict = health::assess(&generator, &status, v.stats, v.open, ended_at);
+            let failed = !v.stats.errors_in_order().is_empty() || !v.exceptions.is_empty();
             FinalTexts {
+                summary_json: summary_file.then(|| {
+                    let j =
+                        report::summary::run_summary(&checks, &verdict, &generator, v.open, failed);
+                    report::json::dumps(&j, Some(4))
+                }),
                 html: html.then(|| {
                     let mut args =
                         report::page::report_args(v, &status, &classes, host.as_deref(), &checks);
@@ -53,7 +60,7 @@ pub async fn finish(run: &Run, paths: &output::OutputPaths, outputs_ok: bool) ->
                     web::render_report(&args)
                 }),
                 json: report::json::entries_json(v.stats),
-                failed: !v.stats.errors_in_order().is_empty() || !v.exceptions.is_empty(),
+                failed,
                 summary: format!(
                     "{}{}{}{}",
                     report::console::stats_table(v.stats, false),
@@ -86,6 +93,12 @@ pub async fn finish(run: &Run, paths: &output::OutputPaths, outputs_ok: bool) ->
         }
     }
     if let (Some(p), Some(text)) = (&paths.open_json_file, &end.open_json) {
+        if let Err(e) = std::fs::write(p, text) {
+            tracing::error!(target: LOG_TARGET, "cannot write {}: {e}", p.display());
+            outputs_ok = false;
+        }
+    }
+    if let (Some(p), Some(text)) = (&paths.summary_json_file, &end.summary_json) {
         if let Err(e) = std::fs::write(p, text) {
             tracing::error!(target: LOG_TARGET, "cannot write {}: {e}", p.display());
             outputs_ok = false;
@@ -129,6 +142,8 @@ struct FinalTexts {
     json: String,
     /// The open model's summary as JSON, in an open-model run.
     open_json: Option<String>,
+    /// skein's combined summary, with `--json-file`.
+    summary_json: Option<String>,
     failed: bool,
     summary: String,
     checks: Vec<checks::CheckResult>,

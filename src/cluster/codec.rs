@@ -15,6 +15,9 @@ use super::message::*;
 use super::value::{Value, ValueError};
 
 mod decode;
+mod open;
+
+pub use open::{MAX_OPEN_BUCKETS, MAX_OPEN_ROWS};
 
 /// One message with the node it comes from (worker → master) or goes to (master → worker).
 #[derive(Debug, Clone, PartialEq)]
@@ -76,6 +79,14 @@ pub enum PayloadError {
     UnknownState(String),
     #[error("statistics: {0}")]
     Stats(String),
+    #[error("{key}: {found} items, at most {limit} allowed")]
+    TooMany {
+        key: &'static str,
+        found: usize,
+        limit: usize,
+    },
+    #[error("{0}")]
+    Inconsistent(String),
 }
 
 /// Encoding only fails if the statistics cannot be serialized, which their types rule out;
@@ -197,6 +208,9 @@ fn stats_data(p: &StatsPayload) -> Result<Value, EncodeError> {
     }
     if let Some(t) = p.sent_at {
         m.push(("skein_sent_at", Value::Float(t)));
+    }
+    if let Some(o) = &p.open {
+        m.push(("skein_open", open::encode(o)));
     }
     Ok(Value::map(m))
 }

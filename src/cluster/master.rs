@@ -49,6 +49,8 @@ struct WorkerNode {
     cpu_warned: bool,
     /// It was told about a class it lacks (see `classes`).
     classes_warned: bool,
+    /// A skein worker (its `client_ready` said so): only these run open-model shares.
+    skein: bool,
 }
 
 impl WorkerNode {
@@ -102,6 +104,8 @@ pub struct Master {
     quitting: bool,
     /// The open model's total while one runs (split over the workers, see `arrival`).
     open: Option<ArrivalShare>,
+    /// Locust workers already warned about in this open-model test.
+    open_warned: BTreeSet<String>,
 }
 
 impl Master {
@@ -127,6 +131,7 @@ impl Master {
             stop_deadline: None,
             quitting: false,
             open: None,
+            open_warned: BTreeSet::new(),
         }
     }
 
@@ -151,6 +156,7 @@ impl Master {
             ToMaster::Stats(payload) => {
                 let payload = *payload;
                 out.push(Effect::MergeStats {
+                    open: payload.open.map(Box::new),
                     sent_at: payload.sent_at,
                     node: node.to_string(),
                     report: Box::new(payload.report),

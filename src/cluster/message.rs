@@ -6,12 +6,18 @@
 
 use std::collections::BTreeMap;
 
-use crate::stats::StatsReport;
+use crate::stats::{OpenReport, StatsReport};
 
 use super::value::Value;
 
 /// The Locust version skein speaks (sent in `client_ready` and `locustfile`).
 pub const LOCUST_VERSION: &str = "2.47.0";
+
+/// What a skein worker appends to Locust's version in `client_ready`: the one frame every
+/// worker sends before anything else, so a skein master knows from the start which workers can
+/// run an open-model share (Locust workers cannot). Locust's master compares only the first
+/// four characters of a differing version and logs a debug line, so it accepts it.
+pub const SKEIN_VERSION_MARK: &str = "+skein";
 
 /// `client_ready`'s data: a version string, or `-1` to skip the version check.
 #[derive(Debug, Clone, PartialEq)]
@@ -102,6 +108,9 @@ pub struct StatsPayload {
     /// skein workers only (key `skein_sent_at`, which Locust's master ignores): the worker's
     /// clock when it sent the report, so a skein master can correct clock skew exactly.
     pub sent_at: Option<f64>,
+    /// skein workers in an open-model run only (key `skein_open`): the open-model summary since
+    /// the last report, which a skein master merges into its own.
+    pub open: Option<OpenReport>,
 }
 
 /// A worker's `spawning_complete`: what it runs now.
@@ -200,6 +209,18 @@ pub enum ToWorker {
     Reconnect,
     UpdateUserClass(UserClassUpdate),
     Locustfile(LocustfileReply),
+}
+
+impl Version {
+    /// The version a skein worker sends: `2.47.0+skein`.
+    pub fn skein() -> Version {
+        Version::Named(format!("{LOCUST_VERSION}{SKEIN_VERSION_MARK}"))
+    }
+
+    /// Whether a skein worker sent it.
+    pub fn is_skein(&self) -> bool {
+        matches!(self, Version::Named(v) if v.ends_with(SKEIN_VERSION_MARK))
+    }
 }
 
 impl ToMaster {

@@ -67,7 +67,7 @@ impl WorkerConfig {
     pub fn new(node_id: impl Into<String>, class_names: Vec<String>) -> Self {
         WorkerConfig {
             node_id: node_id.into(),
-            version: Version::Named(super::message::LOCUST_VERSION.to_string()),
+            version: Version::skein(),
             class_names,
             master_heartbeat_timeout: 5.0,
             connect_retry_every: 5.0,
@@ -324,6 +324,7 @@ impl Worker {
     pub fn stats(&self, report: StatsReport, counts: ClassCounts) -> ToMaster {
         let all = self.all_classes(&counts);
         ToMaster::Stats(Box::new(StatsPayload {
+            open: None,
             sent_at: None,
             report,
             user_count: Some(all.total()),

@@ -19,8 +19,8 @@ use skein_api::{RecordFuture, RequestRecord, RequestSink};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::stats::{
-    ArrivalCounts, Exceptions, HistoryPoint, OpenStats, Overflowed, RequestStats, StatsLimits,
-    StatsReport,
+    ArrivalCounts, Exceptions, HistoryPoint, OpenReport, OpenStats, Overflowed, RequestStats,
+    StatsLimits, StatsReport,
 };
 
 /// Which process the hub's table belongs to.
@@ -70,12 +70,18 @@ enum Ingest {
 enum Control {
     TakeReport {
         now: f64,
-        reply: oneshot::Sender<StatsReport>,
+        /// Whether the open model's delta is taken (and reset) too.
+        open: bool,
+        reply: oneshot::Sender<(StatsReport, Option<OpenReport>)>,
     },
     TakeExceptions(oneshot::Sender<Vec<(String, String)>>),
     Merge {
         node: String,
         report: Box<StatsReport>,
+        now: f64,
+    },
+    MergeOpen {
+        report: Box<OpenReport>,
         now: f64,
     },
     Reset {
@@ -156,8 +162,19 @@ impl HubHandle {
     /// and the reset that follows it, in one step so that no record falls between them.
     /// `None` when the hub has ended.
     pub async fn take_report(&self, now: f64) -> Option<StatsReport> {
+        self.take(now, false).await.map(|(stats, _)| stats)
+    }
+
+    /// [`take_report`](Self::take_report) with the open model's delta since the last one
+    /// (`None` outside an open-model run), taken in the same step.
+    pub async fn take_reports(&self, now: f64) -> Option<(StatsReport, Option<OpenReport>)> {
+        self.take(now, true).await
+    }
+
+    async fn take(&self, now: f64, open: bool) -> Option<(StatsReport, Option<OpenReport>)> {
         let (reply, rx) = oneshot::channel();
-        self.control.send(Control::TakeReport { now, reply }).ok()?;
+        let cmd = Control::TakeReport { now, open, reply };
+        self.control.send(cmd).ok()?;
         rx.await.ok()
     }
 
@@ -174,6 +191,14 @@ impl HubHandle {
     pub fn merge_report(&self, node: String, report: StatsReport, now: f64) {
         let _ = self.control.send(Control::Merge {
             node,
+            report: Box::new(report),
+            now,
+        });
+    }
+
+    /// A master: adds a worker's open-model delta (bucket-wise) to its summary.
+    pub fn merge_open(&self, report: OpenReport, now: f64) {
+        let _ = self.control.send(Control::MergeOpen {
             report: Box::new(report),
             now,
         });
@@ -329,8 +354,13 @@ impl Hub {
 
     fn control(&mut self, msg: Control) {
         match msg {
-            Control::TakeReport { now, reply } => {
-                let _ = reply.send(self.stats.take_report(now));
+            Control::TakeReport { now, open, reply } => {
+                let open = if open {
+                    self.open.take_report(now)
+                } else {
+                    None
+                };
+                let _ = reply.send((self.stats.take_report(now), open));
             }
             Control::TakeExceptions(reply) => {
                 let taken = self.pending_exceptions.as_mut().map(std::mem::take);
@@ -341,6 +371,7 @@ impl Hub {
                 self.stats.merge_report(&report, now);
                 warn_overflow_once(&self.stats, &mut self.warned);
             }
+            Control::MergeOpen { report, now } => self.open.merge_report(&report, now),
             Control::Reset { now } => {
                 self.stats.reset_all(now);
                 self.open.reset(now);

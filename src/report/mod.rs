@@ -9,4 +9,5 @@ pub mod json;
 pub mod open;
 pub mod page;
 pub mod prometheus;
+pub mod summary;
 pub mod web;

@@ -128,5 +128,59 @@ pub fn summary_json(open: &OpenStats) -> Option<Value> {
     }))
 }
 
+/// The HTML report's "Open model" section, from the data's `open_model` (see
+/// [`summary_json`]), rendered on the server so it reads without JavaScript. Nothing in a
+/// closed-model run.
+pub fn html_section(args: &Value) -> String {
+    let Some(o) = args.get("open_model").filter(|o| o.is_object()) else {
+        return String::new();
+    };
+    let n = |v: &Value| v.as_f64().unwrap_or(0.0);
+    let u = |v: &Value| v.as_u64().unwrap_or(0);
+    let mut out = String::from("<section id=\"section-open-model\"><h2>Open model</h2>\n");
+    out.push_str(&format!(
+        "<p id=\"report-open-rate\">Rate: {} iterations/s asked, {:.2} achieved over {:.1} s</p>\n",
+        n(&o["arrival_rate"]),
+        n(&o["achieved_rate"]),
+        n(&o["duration_s"])
+    ));
+    out.push_str(&format!(
+        "<p id=\"report-open-iterations\">Iterations: {} scheduled, {} started, {} late (&gt; {} ms), {} dropped</p>\n",
+        u(&o["scheduled"]),
+        u(&o["started"]),
+        u(&o["late"]),
+        n(&o["late_threshold_ms"]),
+        u(&o["dropped"])
+    ));
+    out.push_str("<table id=\"report-open-table\"><thead><tr><th>Type</th><th>Name</th><th># reqs</th><th>p50 corr</th><th>p95 corr</th><th>p99 corr</th><th>p50</th><th>p95</th><th>p99</th></tr></thead><tbody>\n");
+    let rows = o["entries"].as_array().into_iter().flatten();
+    for e in rows.chain(std::iter::once(&o["total"])) {
+        let p = |k: &str, q: &str| e[k][q].as_i64().map_or("N/A".into(), |x| x.to_string());
+        let blank = e["num_requests"].as_u64().unwrap_or(0) == 0;
+        let cell = |k: &str, q: &str| if blank { "N/A".to_string() } else { p(k, q) };
+        out.push_str(&format!(
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+            esc(e["method"].as_str().unwrap_or("")),
+            esc(e["name"].as_str().unwrap_or("")),
+            u(&e["num_requests"]),
+            cell("corrected_ms", "p50"),
+            cell("corrected_ms", "p95"),
+            cell("corrected_ms", "p99"),
+            cell("response_time_ms", "p50"),
+            cell("response_time_ms", "p95"),
+            cell("response_time_ms", "p99"),
+        ));
+    }
+    out.push_str("</tbody></table>\n<p>Corrected: from each iteration's scheduled start (coordinated omission corrected); the others: from the send (Locust's).</p>\n</section>\n");
+    out
+}
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
 #[cfg(test)]
 mod tests;

@@ -182,6 +182,8 @@ pub fn report_args(
         "workers_membership": status.membership.iter().map(|m| json!({
             "time": utc(m.time), "worker": m.worker, "index": m.index, "change": m.change,
         })).collect::<Vec<_>>(),
+        // skein's own key: the open model's summary (null in a closed-model run).
+        "open_model": super::open::summary_json(snap.open),
         // skein's own key: the `--check` results (empty without checks).
         "checks": crate::checks::to_json(checks),
         // The header shows the most users the run had at once, not the count after the stop.

@@ -27,7 +27,7 @@ pub use errors::{
     error_display, error_key, failure_text, parse_error, ExceptionRow, Exceptions, StatsError,
 };
 pub use history::HistoryPoint;
-pub use open::{ArrivalCounts, OpenEntry, OpenStats, LATE_THRESHOLD_MS};
+pub use open::{ArrivalCounts, OpenEntry, OpenReport, OpenStats, LATE_THRESHOLD_MS};
 pub use pyfmt::PyNum;
 pub use table::{
     ErrorMap, Overflowed, RequestStats, StatsLimits, StatsReport, AGGREGATED,

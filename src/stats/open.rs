@@ -49,7 +49,7 @@ impl AddAssign for ArrivalCounts {
 }
 
 /// One request name's latencies (or the total's).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct OpenEntry {
     pub name: String,
     pub method: String,
@@ -64,7 +64,7 @@ pub struct OpenEntry {
 }
 
 impl OpenEntry {
-    fn new(name: &str, method: &str) -> Self {
+    pub fn new(name: &str, method: &str) -> Self {
         OpenEntry {
             name: name.to_string(),
             method: method.to_string(),
@@ -181,9 +181,15 @@ impl OpenStats {
         // The clock is read at both ends by different code; a request cannot have taken less
         // than its own response time since its iteration was due.
         let corrected = ((rec.timestamp - scheduled) * 1000.0).max(rt);
-        let key = (rec.name.to_string(), rec.method.to_string());
+        self.entry_for(&rec.name, &rec.method).log(corrected, rt);
+        self.total.log(corrected, rt);
+    }
+
+    /// The row of `name`/`method`, or the overflow row once `max_names` rows exist.
+    fn entry_for(&mut self, name: &str, method: &str) -> &mut OpenEntry {
+        let key = (name.to_string(), method.to_string());
         let full = self.entries.len() >= self.max_names;
-        let entry = if self.entries.contains_key(&key) || !full {
+        if self.entries.contains_key(&key) || !full {
             self.entries
                 .entry(key)
                 .or_insert_with_key(|(n, m)| OpenEntry::new(n, m))
@@ -191,9 +197,7 @@ impl OpenStats {
             self.entries
                 .entry((OVERFLOW_NAME.to_string(), OVERFLOW_METHOD.to_string()))
                 .or_insert_with(|| OpenEntry::new(OVERFLOW_NAME, OVERFLOW_METHOD))
-        };
-        entry.log(corrected, rt);
-        self.total.log(corrected, rt);
+        }
     }
 
     /// Rows sorted by name then method (as Locust sorts its table), without the total.
@@ -217,6 +221,9 @@ impl OpenStats {
         *self = OpenStats::new(self.max_names, now);
     }
 }
+
+mod report;
+pub use report::OpenReport;
 
 #[cfg(test)]
 mod tests;

@@ -86,6 +86,7 @@ pub fn render_report(args: &Value) -> String {
     out.push_str("</dl>\n");
     out.push_str(&download);
     out.push_str(&health_section(args));
+    out.push_str(&crate::report::open::html_section(args));
     out.push_str(REPORT_BODY);
     out.push_str("</main>\n<script type=\"application/json\" id=\"report-data\">");
     out.push_str(&script_safe(args));

@@ -297,3 +297,63 @@ fn a_mixed_cluster_under_a_skein_master() {
         );
     }
 }
+
+/// A skein master in the open model with a real Locust worker and a skein worker: the Locust
+/// worker cannot run an arrival rate, so it is named in a warning and left out, and the skein
+/// worker runs the whole rate (against its own reference service: no `-H`).
+#[test]
+fn an_open_model_master_leaves_out_a_locust_worker() {
+    let Some(locust) = locust() else { return };
+    let port = free_port().to_string();
+    let mut master = Proc::start(
+        "skein master",
+        skein_cmd(&[
+            "--master",
+            "--master-bind-host",
+            "127.0.0.1",
+            "--master-bind-port",
+            &port,
+            "--headless",
+            "--expect-workers",
+            "2",
+            "--arrival-rate",
+            "20",
+            "--max-in-flight",
+            "4",
+            "-t",
+            "3s",
+            "ThroughputUser",
+        ]),
+    );
+    let mut python = Proc::start(
+        "locust worker",
+        locust_cmd(&locust, &["--worker", "--master-port", &port]),
+    );
+    let mut rust = Proc::start(
+        "skein worker",
+        skein_cmd(&["--worker", "--master-port", &port]),
+    );
+    let status = master.wait(Duration::from_secs(60));
+    let out = master.output();
+    assert_eq!(status.code(), Some(0), "{out}");
+    let warned: Vec<&str> = out
+        .lines()
+        .filter(|l| l.contains("is a Locust worker, which cannot run an arrival rate"))
+        .collect();
+    assert_eq!(warned.len(), 1, "the Locust worker is named once:\n{out}");
+    assert!(
+        warned[0].contains("no share of the 20.00/s"),
+        "{}",
+        warned[0]
+    );
+    for w in [&mut python, &mut rust] {
+        let st = w.wait(Duration::from_secs(30));
+        assert_eq!(st.code(), Some(0), "{}:\n{}", w.name, w.output());
+    }
+    assert!(
+        rust.output()
+            .contains("Starting iterations at 20 per second on at most 4 virtual users"),
+        "the skein worker runs the whole rate:\n{}",
+        rust.output()
+    );
+}

@@ -149,9 +149,11 @@ fn stats(data: &Value) -> Result<StatsPayload, PayloadError> {
         .opt("skein_sent_at")
         .map(|_| f.f64("skein_sent_at"))
         .transpose()?;
+    let open = f.opt("skein_open").map(super::open::decode).transpose()?;
     let report: StatsReport =
         rmp_serde::from_slice(&data.encode()).map_err(|e| PayloadError::Stats(e.to_string()))?;
     Ok(StatsPayload {
+        open,
         report,
         user_classes_count,
         user_count,
@@ -218,7 +220,7 @@ fn locustfile_reply(data: &Value) -> Result<LocustfileReply, PayloadError> {
         .map(LocustfileReply::Files)
 }
 
-fn wrong(key: &str, expected: &'static str, found: &Value) -> PayloadError {
+pub(super) fn wrong(key: &str, expected: &'static str, found: &Value) -> PayloadError {
     PayloadError::WrongType {
         key: key.to_string(),
         expected,
@@ -227,17 +229,17 @@ fn wrong(key: &str, expected: &'static str, found: &Value) -> PayloadError {
 }
 
 /// A dict's entries. A repeated key resolves to its last value, as Python's dict does.
-struct Fields<'a>(&'a [(Value, Value)]);
+pub(super) struct Fields<'a>(&'a [(Value, Value)]);
 
 impl<'a> Fields<'a> {
-    fn of(data: &'a Value) -> Result<Self, PayloadError> {
+    pub(super) fn of(data: &'a Value) -> Result<Self, PayloadError> {
         match data {
             Value::Map(m) => Ok(Fields(m)),
             other => Err(PayloadError::NotAMap(other.kind())),
         }
     }
 
-    fn opt(&self, key: &str) -> Option<&'a Value> {
+    pub(super) fn opt(&self, key: &str) -> Option<&'a Value> {
         self.0
             .iter()
             .rev()
@@ -245,24 +247,24 @@ impl<'a> Fields<'a> {
             .map(|(_, v)| v)
     }
 
-    fn req(&self, key: &'static str) -> Result<&'a Value, PayloadError> {
+    pub(super) fn req(&self, key: &'static str) -> Result<&'a Value, PayloadError> {
         self.opt(key).ok_or(PayloadError::MissingKey(key))
     }
 
-    fn string(&self, key: &'static str) -> Result<String, PayloadError> {
+    pub(super) fn string(&self, key: &'static str) -> Result<String, PayloadError> {
         match self.req(key)? {
             Value::Str(s) => Ok(s.clone()),
             other => Err(wrong(key, "a str", other)),
         }
     }
 
-    fn u64(&self, key: &'static str) -> Result<u64, PayloadError> {
+    pub(super) fn u64(&self, key: &'static str) -> Result<u64, PayloadError> {
         let v = self.req(key)?;
         as_u64(v).ok_or_else(|| wrong(key, "a non-negative int", v))
     }
 
     /// An int or a float (Python compares and formats both as numbers).
-    fn f64(&self, key: &'static str) -> Result<f64, PayloadError> {
+    pub(super) fn f64(&self, key: &'static str) -> Result<f64, PayloadError> {
         match self.req(key)? {
             Value::Float(x) => Ok(*x),
             Value::Int(i) => Ok(*i as f64),
@@ -310,7 +312,7 @@ impl<'a> Fields<'a> {
     }
 }
 
-fn as_u64(v: &Value) -> Option<u64> {
+pub(super) fn as_u64(v: &Value) -> Option<u64> {
     match v {
         Value::Int(i) => u64::try_from(*i).ok(),
         Value::UInt(u) => Some(*u),

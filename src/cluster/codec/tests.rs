@@ -216,6 +216,7 @@ fn expected_to_worker() -> Vec<(&'static str, Frame<ToWorker>)> {
 fn empty_stats() -> StatsPayload {
     let mut stats = RequestStats::new(1795807812.2711236);
     StatsPayload {
+        open: None,
         sent_at: None,
         report: stats.take_report(1795807812.2711236),
         user_classes_count: counts(&[("HeavyUser", 0), ("LightUser", 0)]),
@@ -311,6 +312,7 @@ fn a_workers_own_report_survives_the_wire() {
     worker.log_request("GET", "/", None, 0, 101.7);
     worker.log_error("GET", "/", "HTTPError('500 Server Error')", 101.7);
     let payload = StatsPayload {
+        open: None,
         sent_at: None,
         report: worker.take_report(102.0),
         user_classes_count: counts(&[("A", 2)]),
@@ -342,6 +344,8 @@ fn label(e: &DecodeError) -> &'static str {
             PayloadError::OldWorker => "old_worker",
             PayloadError::IntVersion(_) => "int_version",
             PayloadError::UnknownState(_) => "unknown_state",
+            PayloadError::TooMany { .. } => "too_many",
+            PayloadError::Inconsistent(_) => "inconsistent",
         },
     }
 }
@@ -460,4 +464,167 @@ fn a_spawn_carries_an_arrival_share_only_when_set() {
     s.arrival = None;
     let plain = to_worker(ToWorker::Spawn(s)).encode().unwrap();
     assert!(!plain.windows(13).any(|w| w == b"skein_arrival"));
+}
+
+/// Frames with skein-only keys as Locust's own `Message.serialize()` writes them
+/// (`skein_frames.py`, which also shows Locust's master merging such a report).
+const SKEIN_GOLDEN: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/fixtures/locust/protocol/skein-frames.txt"
+));
+
+fn skein_golden(name: &str) -> Vec<u8> {
+    SKEIN_GOLDEN
+        .lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix('\t'))
+        .map(|h| hex::decode(h).expect("hex"))
+        .unwrap_or_else(|| panic!("no skein golden frame {name}"))
+}
+
+fn open_report() -> crate::stats::OpenReport {
+    use crate::stats::{ArrivalCounts, OpenEntry, OpenReport};
+    let mut e = OpenEntry::new("/api/v1/health", "GET");
+    e.num_requests = 3;
+    e.total_corrected = 1530.5;
+    e.total_uncorrected = 61.25;
+    e.corrected.add(20, 1);
+    e.corrected.add(1500, 2);
+    e.uncorrected.add(20, 2);
+    e.uncorrected.add(21, 1);
+    OpenReport {
+        counts: ArrivalCounts {
+            scheduled: 12,
+            started: 10,
+            late: 3,
+            dropped: 2,
+        },
+        entries: vec![e],
+    }
+}
+
+fn open_frame() -> Frame<ToMaster> {
+    let mut p = empty_stats();
+    p.sent_at = Some(1795807815.25);
+    p.open = Some(open_report());
+    to_master(W, ToMaster::Stats(Box::new(p)))
+}
+
+#[test]
+fn a_workers_open_model_report_is_the_bytes_python_writes() {
+    let want = skein_golden("stats_open");
+    let frame = open_frame();
+    assert_eq!(hex::encode(frame.encode().unwrap()), hex::encode(&want));
+    assert_eq!(Frame::<ToMaster>::decode(&want), Ok(frame));
+    // Without an open model run the key is absent.
+    let plain = to_master(W, ToMaster::Stats(Box::new(empty_stats())))
+        .encode()
+        .unwrap();
+    assert!(!plain.windows(10).any(|w| w == b"skein_open"));
+}
+
+/// The open report's data with one change, decoded: the error it gives.
+fn bad_open(change: impl FnOnce(&mut Vec<(Value, Value)>)) -> PayloadError {
+    let bytes = open_frame().encode().unwrap();
+    let Value::Array(mut env) = Value::decode(&bytes).unwrap() else {
+        panic!("an envelope")
+    };
+    let Value::Map(data) = &mut env[1] else {
+        panic!("a map")
+    };
+    let (_, open) = data
+        .iter_mut()
+        .find(|(k, _)| matches!(k, Value::Str(s) if s == "skein_open"))
+        .unwrap();
+    let Value::Map(open) = open else {
+        panic!("a map")
+    };
+    change(open);
+    match Frame::<ToMaster>::decode(&Value::Array(env).encode()) {
+        Err(DecodeError::Payload { problem, .. }) => problem,
+        other => panic!("not a payload error: {other:?}"),
+    }
+}
+
+fn field<'a>(m: &'a mut [(Value, Value)], key: &str) -> &'a mut Value {
+    &mut m
+        .iter_mut()
+        .find(|(k, _)| matches!(k, Value::Str(s) if s == key))
+        .unwrap()
+        .1
+}
+
+fn first_row(open: &mut [(Value, Value)]) -> &mut Vec<(Value, Value)> {
+    let Value::Array(rows) = field(open, "entries") else {
+        panic!("a list")
+    };
+    let Value::Map(row) = &mut rows[0] else {
+        panic!("a map")
+    };
+    row
+}
+
+#[test]
+fn a_malformed_open_model_report_is_an_error_that_says_why() {
+    let e = bad_open(|o| *field(o, "late") = Value::Int(-1));
+    assert!(
+        e.to_string().contains("late must be a non-negative int"),
+        "{e}"
+    );
+
+    let e = bad_open(|o| *field(o, "entries") = Value::str("x"));
+    assert!(
+        e.to_string().contains("skein_open.entries must be a list"),
+        "{e}"
+    );
+
+    let e = bad_open(|o| o.retain(|(k, _)| !matches!(k, Value::Str(s) if s == "dropped")));
+    assert_eq!(e, PayloadError::MissingKey("dropped"));
+
+    // Buckets that do not add up to the row's count.
+    let e = bad_open(|o| *field(first_row(o), "num_requests") = Value::Int(4));
+    assert!(
+        e.to_string().contains("add up to 3, not its 4 requests"),
+        "{e}"
+    );
+
+    let e = bad_open(|o| {
+        *field(first_row(o), "corrected") = Value::Map(vec![(Value::str("20"), Value::Int(3))])
+    });
+    assert!(e.to_string().contains("a dict of int to int"), "{e}");
+
+    let e = bad_open(|o| *field(first_row(o), "total_corrected") = Value::Float(f64::NAN));
+    assert!(e.to_string().contains("total_corrected is NaN"), "{e}");
+
+    // Absurd sizes are refused before anything is built from them.
+    let e = bad_open(|o| {
+        let row = Value::Map(first_row(o).clone());
+        *field(o, "entries") = Value::Array(vec![row; super::MAX_OPEN_ROWS + 1]);
+    });
+    assert!(
+        e.to_string()
+            .contains("skein_open.entries: 10001 items, at most 10000 allowed"),
+        "{e}"
+    );
+    let e = bad_open(|o| {
+        let many = (0..=super::MAX_OPEN_BUCKETS as i64)
+            .map(|k| (Value::Int(k), Value::Int(0)))
+            .collect();
+        *field(first_row(o), "uncorrected") = Value::Map(many);
+    });
+    assert!(e.to_string().contains("at most 100000 allowed"), "{e}");
+}
+
+#[test]
+fn no_prefix_or_corruption_of_an_open_model_report_panics() {
+    let bytes = open_frame().encode().unwrap();
+    for n in 0..bytes.len() {
+        let _ = Frame::<ToMaster>::decode(&bytes[..n]);
+    }
+    for i in 0..bytes.len() {
+        for x in [0x00, 0xff, 0xc1, 0x7f] {
+            let mut b = bytes.clone();
+            b[i] = x;
+            let _ = Frame::<ToMaster>::decode(&b);
+        }
+    }
 }

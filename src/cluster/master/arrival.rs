@@ -2,6 +2,10 @@
 //! its ready, spawning and running workers, and re-split whenever one joins, comes back, goes
 //! missing, stops or quits, so that the workers' shares always add up to the total rate. Each
 //! share travels in a `spawn` with no users and the skein-only `skein_arrival` key.
+//!
+//! Only skein workers get shares: a Locust worker (its `client_ready` lacks skein's mark)
+//! would ignore the key and run nothing, and its share would be lost. It is left out of the
+//! split with a warning naming it, and a start with no skein worker at all is refused.
 
 use std::collections::BTreeMap;
 
@@ -43,7 +47,11 @@ impl Master {
         if self.worker_count() == 0 {
             return Err(MasterError::NoWorkers);
         }
+        if self.open_ids().is_empty() {
+            return Err(MasterError::NoSkeinWorkers(self.locust_ids()));
+        }
         let mut out = Vec::new();
+        self.open_warned.clear();
         if !matches!(self.state, RunState::Spawning | RunState::Running) {
             out.push(Effect::ClearStats);
             self.peak_user_count = 0;
@@ -61,7 +69,7 @@ impl Master {
                 "Sending an arrival rate of {:.2}/s (at most {} in flight) to {} ready workers",
                 total.rate,
                 total.max_in_flight,
-                self.worker_count()
+                self.open_ids().len()
             ),
         );
         out.push(Effect::OpenBegin { rate: total.rate });
@@ -84,7 +92,18 @@ impl Master {
         if !matches!(self.state, RunState::Spawning | RunState::Running) {
             return;
         }
-        let ids = self.active_ids();
+        self.leave_out_locust_workers(total, now, out);
+        let ids = self.open_ids();
+        if ids.is_empty() {
+            log(
+                out,
+                Level::Warning,
+                format!(
+                    "No skein worker is left to run the arrival rate of {:.2}/s: no iterations start until one joins",
+                    total.rate
+                ),
+            );
+        }
         let shares = split(total, ids.len());
         for (id, share) in ids.iter().zip(shares) {
             let spawn = match self.spawn_message(&BTreeMap::new(), now) {
@@ -106,6 +125,51 @@ impl Master {
                     ids.len()
                 ),
             );
+        }
+    }
+}
+
+impl Master {
+    /// Active skein workers, which run open-model shares.
+    fn open_ids(&self) -> Vec<String> {
+        self.workers
+            .iter()
+            .filter(|w| w.is_active() && w.skein)
+            .map(|w| w.id.clone())
+            .collect()
+    }
+
+    /// Active Locust workers, which cannot.
+    fn locust_ids(&self) -> Vec<String> {
+        self.workers
+            .iter()
+            .filter(|w| w.is_active() && !w.skein)
+            .map(|w| w.id.clone())
+            .collect()
+    }
+
+    /// Warns once per test about each Locust worker left out, and stops the users of one that
+    /// still runs some (a closed-model test retargeted to the open model).
+    fn leave_out_locust_workers(&mut self, total: ArrivalShare, now: f64, out: &mut Vec<Effect>) {
+        for id in self.locust_ids() {
+            if self.open_warned.insert(id.clone()) {
+                log(
+                    out,
+                    Level::Warning,
+                    format!(
+                        "Worker {id} is a Locust worker, which cannot run an arrival rate: it gets no share of the {:.2}/s (the skein workers share it)",
+                        total.rate
+                    ),
+                );
+            }
+            let runs_users = self
+                .workers
+                .iter()
+                .any(|w| w.id == id && w.user_count() > 0);
+            if runs_users {
+                let stop = self.spawn_message(&BTreeMap::new(), now);
+                self.send(out, &id, stop);
+            }
         }
     }
 }

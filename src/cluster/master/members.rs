@@ -5,7 +5,9 @@
 use std::collections::BTreeMap;
 
 use super::{log, Effect, Level, Master, MembershipChange, WorkerNode, CPU_WARNING_THRESHOLD};
-use crate::cluster::message::{Heartbeat, ToWorker, Version, WorkerState, LOCUST_VERSION};
+use crate::cluster::message::{
+    Heartbeat, ToWorker, Version, WorkerState, LOCUST_VERSION, SKEIN_VERSION_MARK,
+};
 use crate::engine::runner::RunState;
 
 impl Master {
@@ -25,7 +27,10 @@ impl Master {
                 );
                 return;
             }
-            Version::Named(v) if v != LOCUST_VERSION => {
+            // A skein worker's mark is not a different version.
+            Version::Named(v)
+                if v.strip_suffix(SKEIN_VERSION_MARK).unwrap_or(v) != LOCUST_VERSION =>
+            {
                 if v.chars().take(4).eq(LOCUST_VERSION.chars().take(4)) {
                     log(
                         out,
@@ -64,6 +69,7 @@ impl Master {
             counts: BTreeMap::new(),
             cpu_warned: false,
             classes_warned: false,
+            skein: version.is_skein(),
         };
         // Python's dict keeps a replaced key where it was.
         let already_connected = match self.workers.iter_mut().find(|w| w.id == node) {

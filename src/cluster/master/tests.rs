@@ -36,7 +36,13 @@ fn master() -> Master {
     Master::new(cfg, T0)
 }
 
+/// A skein worker registers (skein's mark on the version).
 fn ready(m: &mut Master, id: &str, now: f64) -> Vec<Effect> {
+    m.handle(id, ToMaster::ClientReady(Version::skein()), now)
+}
+
+/// A Python Locust worker registers.
+fn ready_locust(m: &mut Master, id: &str, now: f64) -> Vec<Effect> {
     m.handle(
         id,
         ToMaster::ClientReady(Version::Named("2.47.0".into())),
@@ -65,6 +71,7 @@ fn stats(m: &mut Master, id: &str, users: &[(&str, u64)], now: f64) -> Vec<Effec
     m.handle(
         id,
         ToMaster::Stats(Box::new(StatsPayload {
+            open: None,
             sent_at: None,
             report,
             user_classes_count: counts(users),
@@ -970,6 +977,7 @@ fn transcript_a_replayed_gives_locusts_replies_in_order() {
                     })
                 }
                 "stats" => ToMaster::Stats(Box::new(StatsPayload {
+                    open: None,
                     sent_at: None,
                     report: RequestStats::new(now).take_report(now),
                     user_classes_count: applied.clone(),
@@ -1189,4 +1197,138 @@ fn a_worker_lacking_a_master_class_is_logged_once_per_registration() {
     ready(&mut m, A, T0 + 5.0);
     let out = stats(&mut m, A, &[("LightUser", 0)], T0 + 6.0);
     assert_eq!(logs(&out, Level::Error).len(), 1);
+
+const L: &str = "py_locust_worker";
+
+fn open_total(rate: f64) -> ArrivalShare {
+    ArrivalShare {
+        rate,
+        max_in_flight: 8,
+    }
+}
+
+#[test]
+fn a_skein_workers_mark_is_not_a_different_version() {
+    let mut m = master();
+    let out = ready(&mut m, A, T0);
+    assert!(logs(&out, Level::Warning).is_empty());
+    assert!(!logs(&out, Level::Debug)
+        .iter()
+        .any(|l| l.contains("different")));
+}
+
+#[test]
+fn locust_workers_get_no_share_of_the_rate_and_are_named_once() {
+    let mut m = master();
+    ready(&mut m, A, T0);
+    ready_locust(&mut m, L, T0);
+    ready(&mut m, B, T0);
+    let out = m.start_open(open_total(30.0), T0).unwrap();
+    let s = shares(&out);
+    assert_eq!(
+        s.iter().map(|(id, _)| id.as_str()).collect::<Vec<_>>(),
+        [A, B]
+    );
+    assert!(
+        (total_rate(&s) - 30.0).abs() < 1e-9,
+        "the skein workers carry it all"
+    );
+    assert!(
+        spawns(&out).iter().all(|(to, _)| to != L),
+        "an idle Locust worker is left alone"
+    );
+    let warned = logs(&out, Level::Warning);
+    assert_eq!(
+        warned,
+        vec![format!("Worker {L} is a Locust worker, which cannot run an arrival rate: it gets no share of the 30.00/s (the skein workers share it)")]
+    );
+    // A re-split (a skein worker joins) does not warn again; a new Locust worker is named.
+    let out = ready(&mut m, C, T0 + 1.0);
+    assert_eq!(shares(&out).len(), 3);
+    assert!(logs(&out, Level::Warning).is_empty());
+    let out = ready_locust(&mut m, "py_2", T0 + 2.0);
+    let s = shares(&out);
+    assert_eq!(s.len(), 3);
+    assert!((total_rate(&s) - 30.0).abs() < 1e-9);
+    let warned = logs(&out, Level::Warning);
+    assert_eq!(warned.len(), 1);
+    assert!(
+        warned[0].starts_with("Worker py_2 is a Locust worker"),
+        "{warned:?}"
+    );
+}
+
+#[test]
+fn an_open_start_with_only_locust_workers_is_refused_naming_them() {
+    let mut m = master();
+    ready_locust(&mut m, L, T0);
+    ready_locust(&mut m, "py_2", T0);
+    let err = m.start_open(open_total(10.0), T0).unwrap_err();
+    assert_eq!(
+        err,
+        MasterError::NoSkeinWorkers(vec![L.to_string(), "py_2".to_string()])
+    );
+    assert_eq!(
+        err.to_string(),
+        format!("No skein worker to run the arrival rate: Locust workers cannot run the open model (connected: {L}, py_2)")
+    );
+    assert!(m.arrival().is_none());
+    assert_eq!(m.status().state, RunState::Ready);
+}
+
+#[test]
+fn the_last_skein_worker_leaving_warns_that_no_iterations_start() {
+    let mut m = master();
+    ready(&mut m, A, T0);
+    ready_locust(&mut m, L, T0);
+    m.start_open(open_total(10.0), T0).unwrap();
+    let out = m.handle(A, ToMaster::Quit, T0 + 1.0);
+    assert!(shares(&out).is_empty());
+    assert!(logs(&out, Level::Warning)
+        .iter()
+        .any(|l| l.starts_with("No skein worker is left to run the arrival rate of 10.00/s")));
+}
+
+#[test]
+fn a_locust_worker_running_users_is_stopped_when_the_test_turns_open() {
+    let mut m = master();
+    ready(&mut m, A, T0);
+    ready_locust(&mut m, L, T0);
+    m.start(4, 100.0, None, None, T0).unwrap();
+    // Both report users.
+    stats(&mut m, A, &[("A", 2)], T0 + 0.5);
+    stats(&mut m, L, &[("A", 2)], T0 + 0.5);
+    let out = m.start_open(open_total(10.0), T0 + 1.0).unwrap();
+    let to_l = spawn_for(&out, L);
+    assert_eq!(to_l.user_classes_count.total(), 0);
+    assert!(to_l.arrival.is_none(), "no share for a Locust worker");
+    assert_eq!(shares(&out).len(), 1);
+}
+
+#[test]
+fn a_workers_open_model_delta_goes_to_the_merge() {
+    let mut m = master();
+    ready(&mut m, A, T0);
+    let mut report = RequestStats::new(T0);
+    let open = crate::stats::OpenReport {
+        counts: crate::stats::ArrivalCounts {
+            scheduled: 3,
+            started: 2,
+            late: 1,
+            dropped: 1,
+        },
+        entries: vec![],
+    };
+    let out = m.handle(
+        A,
+        ToMaster::Stats(Box::new(StatsPayload {
+            open: Some(open.clone()),
+            sent_at: Some(T0),
+            report: report.take_report(T0),
+            user_classes_count: counts(&[("A", 0)]),
+            user_count: Some(0),
+        })),
+        T0,
+    );
+    assert!(matches!(&out[0], Effect::MergeStats { open: Some(o), .. } if **o == open));
 }

@@ -10,7 +10,7 @@ use crate::cluster::dispatch::DispatchClass;
 use crate::cluster::message::{ToWorker, WorkerState};
 use crate::cluster::value::Value;
 use crate::engine::runner::RunState;
-use crate::stats::StatsReport;
+use crate::stats::{OpenReport, StatsReport};
 
 /// How the master runs a test; the defaults are Locust's except where the README says otherwise.
 #[derive(Debug, Clone)]
@@ -125,6 +125,8 @@ pub enum Effect {
         report: Box<StatsReport>,
         /// The worker's clock when it sent the report, if it said (skein workers do).
         sent_at: Option<f64>,
+        /// Its open-model delta (skein workers in an open-model run).
+        open: Option<Box<OpenReport>>,
     },
     /// An unhandled error in a worker's user task (§2.9).
     Exception {
@@ -198,6 +200,8 @@ pub enum MasterError {
         "You can't start a distributed test before at least one worker processes has connected"
     )]
     NoWorkers,
+    #[error("No skein worker to run the arrival rate: Locust workers cannot run the open model (connected: {})", .0.join(", "))]
+    NoSkeinWorkers(Vec<String>),
     #[error("Invalid spawn_rate value: {0}")]
     InvalidRate(f64),
     #[error("Unknown user class in {0:?}")]

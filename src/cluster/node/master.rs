@@ -292,7 +292,11 @@ impl MasterTask {
                     node,
                     report,
                     sent_at,
+                    open,
                 } => {
+                    if let Some(open) = open {
+                        self.hub.merge_open(*open, wall_clock());
+                    }
                     let now = wall_clock();
                     let mut report = *report;
                     let shift = skew::clock_shift(&report, now, sent_at);

@@ -21,6 +21,7 @@ use crate::engine::{
 };
 use crate::health::ProcSampler;
 use crate::logging::LogBuffer;
+use crate::stats::{ArrivalCounts, OpenReport};
 
 /// How often a worker sends its log lines (Locust's `WORKER_LOG_REPORT_INTERVAL`).
 const LOG_REPORT_INTERVAL: Duration = Duration::from_secs(10);
@@ -72,8 +73,10 @@ pub async fn run(
         hub,
         counts: ClassCounts::default(),
         after_stop: None,
+        open_sent: OpenSent::default(),
     };
     let code = node.run(first, shutdown).await;
+    node.open_sent.log();
     node.link.close(LINGER).await;
     Ok(code)
 }
@@ -94,6 +97,35 @@ struct Node {
     /// Effects that wait for a `StopUsers` to finish (the users drain meanwhile, and the
     /// heartbeats go on).
     after_stop: Option<VecDeque<Effect>>,
+    /// What this worker's open-model reports carried in all, logged when it ends.
+    open_sent: OpenSent,
+}
+
+/// The sum of the open-model deltas sent to the master, for the worker's last log line (the
+/// master's summary should add up to its workers' lines).
+#[derive(Default)]
+struct OpenSent {
+    any: bool,
+    counts: ArrivalCounts,
+    requests: u64,
+}
+
+impl OpenSent {
+    fn add(&mut self, o: &OpenReport) {
+        self.any = true;
+        self.counts += o.counts;
+        self.requests += o.entries.iter().map(|e| e.num_requests).sum::<u64>();
+    }
+
+    fn log(&self) {
+        if self.any {
+            let c = self.counts;
+            tracing::info!(
+                "Open model sent to the master: {} scheduled, {} started, {} late, {} dropped, {} timed requests",
+                c.scheduled, c.started, c.late, c.dropped, self.requests
+            );
+        }
+    }
 }
 
 impl Node {
@@ -277,10 +309,14 @@ impl Node {
             self.send(ToMaster::Exception(ExceptionReport { msg, traceback }))
                 .await;
         }
-        if let Some(report) = self.hub.take_report(now).await {
+        if let Some((report, open)) = self.hub.take_reports(now).await {
             let mut msg = self.sm.stats(report, self.counts.clone());
             if let ToMaster::Stats(p) = &mut msg {
                 p.sent_at = Some(wall_clock());
+                if let Some(o) = &open {
+                    self.open_sent.add(o);
+                }
+                p.open = open;
             }
             self.send(msg).await;
         }

@@ -242,7 +242,7 @@ fn a_new_worker_sends_client_ready_and_no_heartbeat_before_the_ack() {
     assert_eq!(
         fx,
         [Effect::Send(ToMaster::ClientReady(Version::Named(
-            "2.47.0".into()
+            "2.47.0+skein".into()
         )))]
     );
     assert!(!w.is_registered());

@@ -170,3 +170,56 @@ fn the_warning_is_logged_once_per_table() {
     );
     assert_eq!(text.lines().count(), 2, "{text}");
 }
+
+/// In an open-model run a worker's report carries its open-model delta with the statistics,
+/// taken in the same step; a master merges the deltas into its own summary.
+#[tokio::test]
+async fn a_workers_open_model_delta_reaches_the_masters_summary() {
+    let limits = StatsLimits::default();
+    let worker = spawn_as(HubRole::Worker, 0.0, "w1".into(), limits);
+    let master = spawn_as(HubRole::Master, 0.0, "master".into(), limits);
+    let (_, none) = worker.take_reports(1.0).await.unwrap();
+    assert!(none.is_none(), "no open model yet");
+    worker.open_begin(10.0, 1.0);
+    master.open_begin(20.0, 1.0);
+    // Records queued before a command are taken in before it: let the begin land first.
+    worker.read(|_| ()).await.unwrap();
+    let mut r = rec(0);
+    r.scheduled_at = Some(0.5);
+    worker.record(r).await;
+    let delta = ArrivalCounts {
+        scheduled: 5,
+        started: 4,
+        late: 1,
+        dropped: 1,
+    };
+    worker.count_arrivals(delta, 2.0);
+    // The statistics-only read leaves the open delta for the worker's report.
+    assert_eq!(worker.take_report(2.5).await.unwrap().stats.len(), 1);
+    let (_, open) = worker.take_reports(3.0).await.unwrap();
+    let open = open.expect("an open-model delta");
+    assert_eq!(open.counts, delta);
+    assert_eq!(open.entries.len(), 1);
+    master.merge_open(open.clone(), 3.0);
+    master.merge_open(open, 3.0);
+    let (counts, requests, asked) = master
+        .read(|v| {
+            (
+                v.open.counts(),
+                v.open.total().num_requests,
+                v.open.rate_asked(),
+            )
+        })
+        .await
+        .unwrap();
+    assert_eq!(counts.scheduled, 10);
+    assert_eq!(counts.dropped, 2);
+    assert_eq!(requests, 2);
+    assert_eq!(
+        asked,
+        Some(20.0),
+        "the master's own rate, not a worker's share"
+    );
+    let (_, again) = worker.take_reports(4.0).await.unwrap();
+    assert!(again.unwrap().is_empty(), "the report reset the delta");
+}

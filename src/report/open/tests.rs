@@ -85,3 +85,26 @@ fn the_json_has_the_counts_and_percentiles() {
     assert_eq!(v["entries"][0]["corrected_ms"]["p95"], 920);
     assert_eq!(v["total"]["response_time_ms"]["p50"], 20);
 }
+
+#[test]
+fn the_html_report_section_shows_the_counts_and_both_latencies() {
+    let s = stats();
+    let args = json!({ "open_model": summary_json(&s).unwrap() });
+    let html = html_section(&args);
+    assert!(html.contains("<h2>Open model</h2>"), "{html}");
+    assert!(
+        html.contains("Iterations: 12 scheduled, 10 started, 9 late (&gt; 10 ms), 2 dropped"),
+        "{html}"
+    );
+    assert!(
+        html.contains("<td>/api/v1/health</td><td>10</td>"),
+        "{html}"
+    );
+    assert!(html.contains("<td>Aggregated</td>"), "{html}");
+    // Nothing in a closed-model run, and names are escaped.
+    assert!(html_section(&json!({ "open_model": null })).is_empty());
+    let mut evil = summary_json(&s).unwrap();
+    evil["entries"][0]["name"] = json!("<script>");
+    let html = html_section(&json!({ "open_model": evil }));
+    assert!(!html.contains("<script>") && html.contains("&lt;script&gt;"));
+}
