@@ -15,13 +15,14 @@
 //!   only when named on the command line ([`UserClass::named_only`]). The scenario's name is
 //!   the class name, its weight the class weight, its wait time Locust's `wait_time`.
 //!
-//! [`prelude`] has everything below; [`goose`] is re-exported so that a load test's crate uses
-//! exactly the Goose version skein drives.
+//! `use skein_api::prelude::*;` brings in these types and the Goose names a scenario needs
+//! (see [`prelude`]); Goose itself is re-exported as `skein_api::goose`, so that a load test's
+//! crate uses exactly the Goose version skein drives.
 //!
 //! # Example
 //!
 //! A user class with two weighted transactions: a health check, and a search whose body must
-//! be a JSON object with a non-empty `results` array.
+//! be a JSON object with a non-empty `results` array, followed by a look at the first result.
 //!
 //! ```
 //! use std::time::Duration;
@@ -45,9 +46,13 @@
 //!         })
 //!         .send(user)
 //!         .await;
-//!     // The outcome is already recorded; a transaction may still act on it.
-//!     if !response.ok() {
-//!         return Ok(());
+//!     // The outcome is already recorded; a transaction may still act on it: here, open the
+//!     // first result, grouped in the statistics under one name whatever its id.
+//!     if response.ok() {
+//!         let body: serde_json::Value = response.json().unwrap_or_default();
+//!         if let Some(id) = body["results"][0]["id"].as_u64() {
+//!             Request::get(format!("/api/items/{id}")).name("/api/items/[id]").send(user).await;
+//!         }
 //!     }
 //!     Ok(())
 //! }
