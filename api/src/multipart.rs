@@ -10,7 +10,7 @@ use crate::session::ChunkBody;
 /// ```
 /// use skein_api::Multipart;
 ///
-/// static IMAGE: &[u8] = include_bytes!("multipart.rs"); // any bytes; borrowed, not copied
+/// static IMAGE: &[u8] = b"\xff\xd8\xff\xe0 a JPEG"; // borrowed by the form, not copied
 /// let form = Multipart::new()
 ///     .file("file", "image.jpg", "image/jpeg", IMAGE)
 ///     .text("top_k", 5.to_string());

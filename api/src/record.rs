@@ -14,7 +14,9 @@ use std::cell::Cell;
 use std::future::Future;
 use std::sync::Arc;
 
-use skein_record::{RequestRecord, RequestSink};
+// The shared types, under the paths this crate's modules have always used for them.
+use skein_record::RequestSink;
+pub(crate) use skein_record::{epoch_seconds, Failure, RequestRecord};
 
 use crate::session::Session;
 

@@ -10,9 +10,7 @@ use http::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE, LOCATION};
 use http::{Method, StatusCode};
 
 use crate::multipart::Multipart;
-use skein_record::{epoch_seconds, Failure, RequestRecord};
-
-use crate::record::{record, SessionGuard};
+use crate::record::{epoch_seconds, record, Failure, RequestRecord, SessionGuard};
 use crate::session::{ChunkBody, SendError, SendOptions};
 
 type Check = Box<dyn FnOnce(&Response) -> Result<(), String> + Send>;
