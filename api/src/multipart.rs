@@ -4,7 +4,18 @@ use bytes::Bytes;
 
 use crate::session::ChunkBody;
 
-/// A `multipart/form-data` form: text fields and file parts, in order.
+/// A `multipart/form-data` form: text fields and file parts, in order, sent with
+/// [`Request::multipart`](crate::Request::multipart).
+///
+/// ```
+/// use skein_api::Multipart;
+///
+/// static IMAGE: &[u8] = b"\xff\xd8\xff\xe0 a JPEG"; // borrowed by the form, not copied
+/// let form = Multipart::new()
+///     .file("file", "image.jpg", "image/jpeg", IMAGE)
+///     .text("top_k", 5.to_string());
+/// assert!(form.content_type().starts_with("multipart/form-data; boundary="));
+/// ```
 #[derive(Debug, Clone)]
 pub struct Multipart {
     boundary: String,
@@ -24,6 +35,7 @@ fn quoted(s: &str) -> String {
 }
 
 impl Multipart {
+    /// An empty form with a fresh boundary.
     pub fn new() -> Self {
         let n: u64 = rand_u64();
         Multipart {
@@ -67,6 +79,7 @@ impl Multipart {
         self
     }
 
+    /// The form's `Content-Type` header value, with its boundary.
     pub fn content_type(&self) -> String {
         format!("multipart/form-data; boundary={}", self.boundary)
     }

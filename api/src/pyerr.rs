@@ -9,60 +9,7 @@
 use std::io;
 use std::time::Duration;
 
-/// Python's `repr(str)`: single quotes unless the text has `'` and no `"`, backslash escapes
-/// for the quote, `\\`, `\t`, `\n`, `\r` and non-printable characters.
-pub fn str_repr(s: &str) -> String {
-    let quote = if s.contains('\'') && !s.contains('"') {
-        '"'
-    } else {
-        '\''
-    };
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push(quote);
-    for c in s.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\t' => out.push_str("\\t"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            c if c == quote => {
-                out.push('\\');
-                out.push(c);
-            }
-            c if !is_printable(c) => {
-                let v = c as u32;
-                if v < 0x100 {
-                    out.push_str(&format!("\\x{v:02x}"));
-                } else if v < 0x10000 {
-                    out.push_str(&format!("\\u{v:04x}"));
-                } else {
-                    out.push_str(&format!("\\U{v:08x}"));
-                }
-            }
-            c => out.push(c),
-        }
-    }
-    out.push(quote);
-    out
-}
-
-/// An approximation of Python's `str.isprintable` for one character: control characters,
-/// separators other than the space, and the common format characters are not printable.
-/// (Unassigned code points, which Python also escapes, are not detected.)
-fn is_printable(c: char) -> bool {
-    let v = c as u32;
-    if c == ' ' {
-        return true;
-    }
-    if c.is_control() {
-        return false;
-    }
-    !matches!(v,
-        0xA0 | 0xAD | 0x1680 | 0x2000..=0x200F | 0x2028..=0x202F | 0x205F..=0x2064
-        | 0x2066..=0x206F | 0x3000 | 0xFEFF | 0xFFF9..=0xFFFB
-        | 0x600..=0x605 | 0x61C | 0x6DD | 0x70F | 0xD800..=0xDFFF | 0xE000..=0xF8FF
-    )
-}
+pub(crate) use skein_record::str_repr;
 
 /// A timeout value as Python prints the number a scenario passed (`2`, `1.5`).
 pub(crate) fn py_seconds(t: Duration) -> String {

@@ -1,72 +1,24 @@
-//! What one request reports, and the task-scoped sink it is reported to.
+//! The user's scope: which sink a request is reported to and which HTTP session it goes over,
+//! held in a tokio task-local for the user's task.
+//!
+//! The record and sink types themselves live in `skein-record`, which has no network inside, so
+//! the statistics need not depend on this crate. The scope stays here, not there, because it
+//! holds the user's [`Session`] (hyper, rustls, the cookie jar) and is what [`Request::send`]
+//! reads: it is the HTTP client's plumbing, not a shared type. The engine enters it through
+//! [`crate::engine_support`]; a scenario only sees its effect (its requests are recorded) and
+//! [`record`], the one entry point for a request made by other means.
+//!
+//! [`Request::send`]: crate::Request::send
 
-use std::borrow::Cow;
 use std::cell::Cell;
 use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 
+// The shared types, under the paths this crate's modules have always used for them.
+use skein_record::RequestSink;
+pub(crate) use skein_record::{epoch_seconds, Failure, RequestRecord};
+
 use crate::session::Session;
-
-/// Wall-clock time as Locust keeps it: epoch seconds.
-pub fn epoch_seconds() -> f64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs_f64())
-        .unwrap_or(0.0)
-}
-
-/// Why a request failed, as the engine renders Locust's exact error text (and so Locust's
-/// error key) from it: the HTTP and check failures are structured, a failure without a
-/// response carries the Python exception text itself (see `pyerr`), because only the session
-/// knows which exception requests/urllib3 would have raised.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Failure {
-    /// A status >= 400 (< 600) the request did not accept (Locust:
-    /// `HTTPError('404 Client Error: Not Found for url: <name>')`).
-    Status {
-        code: u16,
-        /// The server's reason phrase, as requests reports it.
-        reason: String,
-        /// What requests' message says after `for url:`: the request's name, as Locust sets
-        /// `response.url` to the name before `raise_for_status`.
-        url: String,
-    },
-    /// The scenario's own check said no (Locust: `CatchResponseError('text')`).
-    Check(String),
-    /// No complete response: the Python exception's `repr`, e.g.
-    /// `ConnectionRefusedError(111, 'Connection refused')`.
-    Connection(String),
-    /// No response in time: the Python exception's `repr`, e.g. `ReadTimeout(ReadTimeoutError(…))`.
-    Timeout(String),
-}
-
-/// One finished request, as the engine's statistics need it.
-#[derive(Debug, Clone)]
-pub struct RequestRecord {
-    pub method: Cow<'static, str>,
-    pub name: Cow<'static, str>,
-    /// Milliseconds from sending to the end of the body; `None` is Locust's "none request".
-    pub response_time_ms: Option<f64>,
-    pub content_length: u64,
-    pub failure: Option<Failure>,
-    /// Wall-clock completion time, epoch seconds.
-    pub timestamp: f64,
-    /// When the iteration that made the request was scheduled to start (epoch seconds): set in
-    /// the open model (see [`UserContext::run`]), `None` in the closed model. The open model's
-    /// corrected latency runs from it to `timestamp`.
-    pub scheduled_at: Option<f64>,
-}
-
-/// What [`RequestSink::record`] returns: done once the sink has taken the record.
-pub type RecordFuture<'a> = Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
-
-/// Receives the records of the users running in the current task. Recording is async so that
-/// a sink that cannot keep up (a bounded queue to the statistics) makes the users wait instead
-/// of letting records pile up in memory.
-pub trait RequestSink: Send + Sync {
-    fn record(&self, record: RequestRecord) -> RecordFuture<'_>;
-}
 
 /// What the engine puts in scope for one user's task: where its requests are reported, and
 /// its HTTP session (taken out for the length of a request, then put back).
@@ -105,6 +57,7 @@ pub struct UserContext {
 }
 
 impl UserContext {
+    /// A user whose requests go to `sink`, with no session yet (the first request opens one).
     pub fn new(sink: Arc<dyn RequestSink>) -> Self {
         UserContext {
             sink,
@@ -135,9 +88,32 @@ impl UserContext {
     }
 }
 
-/// Reports a request made by other means (a custom protocol, a request timed by hand); waits
-/// while the engine's statistics queue is full. Outside [`with_sink`] the record is dropped: a
-/// scenario run outside the engine has no statistics.
+/// Reports a request made by other means (a custom protocol, a request timed by hand), as
+/// Locust's `events.request.fire` does; waits while the engine's statistics queue is full.
+/// Leave `scheduled_at` `None`: the engine fills it in the open model. Outside the engine
+/// (a unit test of a transaction) the record is dropped: there are no statistics to report to.
+///
+/// ```
+/// use std::time::Instant;
+/// use skein_api::{epoch_seconds, record, Failure, RequestRecord};
+///
+/// # async fn ping() -> Result<usize, String> { Ok(4) }
+/// async fn timed_ping() {
+///     let start = Instant::now();
+///     let outcome = ping().await; // any protocol the scenario speaks itself
+///     record(RequestRecord {
+///         method: "PING".into(),
+///         name: "ping".into(),
+///         response_time_ms: Some(start.elapsed().as_secs_f64() * 1000.0),
+///         content_length: *outcome.as_ref().unwrap_or(&0) as u64,
+///         failure: outcome.err().map(Failure::Connection),
+///         timestamp: epoch_seconds(),
+///         scheduled_at: None,
+///     })
+///     .await;
+/// }
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(timed_ping());
+/// ```
 pub async fn record(mut record: RequestRecord) {
     let Ok((sink, scheduled_at)) = USER.try_with(|u| (u.sink.clone(), u.scheduled_at)) else {
         return;

@@ -18,7 +18,54 @@ type Check = Box<dyn FnOnce(&Response) -> Result<(), String> + Send>;
 /// Redirects followed before giving up, as Python's requests.
 const MAX_REDIRECTS: usize = 30;
 
-/// A request to build, send and record. Nothing is recorded until [`Request::send`].
+/// A request to build, send and record, with Locust's semantics. Nothing is sent or recorded
+/// until [`Request::send`], which never fails: a failure is recorded and comes back in the
+/// [`Response`].
+///
+/// What is recorded: the method, the name ([`Request::name`], the path by default), the time
+/// from sending to the end of the body (redirects included), the decoded body's length, and a
+/// [`Failure`] when there was no complete response, when the status is >= 400 (or not one of
+/// [`Request::expect_status`]'s), or when the [`Request::check`] said no.
+///
+/// ```
+/// use skein_api::prelude::*;
+///
+/// async fn calls(user: &mut GooseUser) -> TransactionResult {
+///     // A GET, grouped in the statistics under one name whatever the id.
+///     Request::get(format!("/items/{}", 42)).name("/items/[id]").send(user).await;
+///
+///     // A POST with a JSON body; a 409 is an expected answer here, not a failure.
+///     Request::post("/items")
+///         .json(&serde_json::json!({ "name": "cat" }))
+///         .expect_status(&[201, 409])
+///         .send(user)
+///         .await;
+///
+///     // A multipart upload, failed unless the body says what it should.
+///     const IMAGE: &[u8] = b"\xff\xd8\xff\xe0 a JPEG";
+///     let form = Multipart::new()
+///         .file("file", "cat.jpg", "image/jpeg", IMAGE)
+///         .text("top_k", "3");
+///     let response = Request::post("/classify")
+///         .multipart(form)
+///         .header("x-request-source", "skein")
+///         .check(|r| {
+///             if r.text().contains("predictions") {
+///                 Ok(())
+///             } else {
+///                 Err("no predictions".to_string())
+///             }
+///         })
+///         .send(user)
+///         .await;
+///     if response.ok() {
+///         // The response is all read: status, headers and (up to the cap) body.
+///         let _first_bytes = &response.body[..response.body.len().min(16)];
+///     }
+///     Ok(())
+/// }
+/// # let _ = transaction!(calls);
+/// ```
 pub struct Request {
     method: Method,
     path: Cow<'static, str>,
@@ -35,13 +82,17 @@ pub struct Request {
 /// A request that got no response has status 0 and an empty body, as in Locust.
 #[derive(Debug)]
 pub struct Response {
+    /// The final status code (after redirects); 0 when there was no response.
     pub status: u16,
+    /// The final response's headers.
     pub headers: HeaderMap,
     /// The decoded body, or its first `max_body_size` bytes when it is longer (see
     /// [`Response::truncated`]).
     pub body: Bytes,
     /// The decoded body's whole length, as Locust records it.
     pub content_length: u64,
+    /// The response time recorded, in milliseconds: from sending to the end of the body,
+    /// redirects included.
     pub elapsed_ms: f64,
     /// Why the request was recorded as failed, if it was.
     pub failure: Option<Failure>,
@@ -65,6 +116,7 @@ impl Clone for Response {
 }
 
 impl Response {
+    /// Whether the request was recorded as a success.
     pub fn ok(&self) -> bool {
         self.failure.is_none()
     }
@@ -105,6 +157,15 @@ impl Response {
 }
 
 impl Request {
+    /// A request with any method; `path` is joined to the user's base URL (`--host`), and an
+    /// absolute URL is used as it is.
+    ///
+    /// ```
+    /// use skein_api::{Method, Request};
+    ///
+    /// let patch = Request::new(Method::PATCH, "/items/1").json(&[("name", "dog")]);
+    /// # drop(patch);
+    /// ```
     pub fn new(method: Method, path: impl Into<Cow<'static, str>>) -> Self {
         Request {
             method,
@@ -119,18 +180,23 @@ impl Request {
         }
     }
 
+    /// A `GET` of `path` (see [`Request::new`]).
     pub fn get(path: impl Into<Cow<'static, str>>) -> Self {
         Self::new(Method::GET, path)
     }
 
+    /// A `POST` to `path` (see [`Request::new`]); give it a body with [`Request::json`],
+    /// [`Request::form`], [`Request::multipart`] or [`Request::body`].
     pub fn post(path: impl Into<Cow<'static, str>>) -> Self {
         Self::new(Method::POST, path)
     }
 
+    /// A `PUT` to `path` (see [`Request::new`]).
     pub fn put(path: impl Into<Cow<'static, str>>) -> Self {
         Self::new(Method::PUT, path)
     }
 
+    /// A `DELETE` of `path` (see [`Request::new`]).
     pub fn delete(path: impl Into<Cow<'static, str>>) -> Self {
         Self::new(Method::DELETE, path)
     }
@@ -141,18 +207,26 @@ impl Request {
         self
     }
 
+    /// Sets a header (replacing one of the same name). A name or value HTTP does not allow
+    /// (a control character, a space in the name) leaves the request without the header.
     pub fn header(mut self, name: &'static str, value: &str) -> Self {
-        if let Ok(v) = HeaderValue::from_str(value) {
-            self.headers.insert(HeaderName::from_static(name), v);
+        if let (Ok(n), Ok(v)) = (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(value),
+        ) {
+            self.headers.insert(n, v);
         }
         self
     }
 
+    /// A raw body (a `&'static [u8]` or `Bytes` is sent without a copy); set the content type
+    /// with [`Request::header`].
     pub fn body(mut self, body: impl Into<Bytes>) -> Self {
         self.body = ChunkBody::new([body.into()]);
         self
     }
 
+    /// A `multipart/form-data` body (its content type is set with the form's boundary).
     pub fn multipart(mut self, form: Multipart) -> Self {
         if let Ok(v) = HeaderValue::from_str(&form.content_type()) {
             self.headers.insert(CONTENT_TYPE, v);

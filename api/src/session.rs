@@ -217,13 +217,6 @@ pub struct Exchange {
     pub content_length: u64,
 }
 
-impl Exchange {
-    /// Whether bytes of the body were dropped at the cap.
-    pub fn truncated(&self) -> bool {
-        self.content_length > self.body.len() as u64
-    }
-}
-
 #[derive(Default)]
 pub struct Session {
     conn: Option<Connection>,
@@ -232,10 +225,6 @@ pub struct Session {
 }
 
 impl Session {
-    pub fn new() -> Self {
-        Session::default()
-    }
-
     /// Sends one request on the session's connection (opening one when there is none, or when the
     /// server closed it) and reads the whole response.
     pub async fn execute(

@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use goose::config::GooseConfiguration;
 use goose::goose::GooseUser;
-use skein_api::{with_sink, Failure, Request, RequestRecord, RequestSink};
+use skein_api::engine_support::{with_sink, RecordFuture, RequestSink};
+use skein_api::{Failure, Request, RequestRecord};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 
@@ -15,7 +16,7 @@ use tokio::net::{TcpListener, TcpSocket, TcpStream};
 struct Collect(Mutex<Vec<RequestRecord>>);
 
 impl RequestSink for Collect {
-    fn record(&self, r: RequestRecord) -> skein_api::RecordFuture<'_> {
+    fn record(&self, r: RequestRecord) -> RecordFuture<'_> {
         self.0.lock().unwrap().push(r);
         Box::pin(std::future::ready(()))
     }

@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use goose::config::GooseConfiguration;
 use goose::goose::GooseUser;
-use skein_api::{with_sink, Request, RequestRecord, RequestSink};
+use skein_api::engine_support::{with_sink, RecordFuture, RequestSink};
+use skein_api::{Request, RequestRecord};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
@@ -14,7 +15,7 @@ use tokio::net::TcpListener;
 struct Collect(Mutex<Vec<RequestRecord>>);
 
 impl RequestSink for Collect {
-    fn record(&self, r: RequestRecord) -> skein_api::RecordFuture<'_> {
+    fn record(&self, r: RequestRecord) -> RecordFuture<'_> {
         self.0.lock().unwrap().push(r);
         Box::pin(std::future::ready(()))
     }

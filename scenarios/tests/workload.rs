@@ -5,16 +5,17 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use skein::classifier::{self, LocalClassifier};
+use skein_api::engine_support::{with_sink, RecordFuture, RequestSink};
 use skein_api::goose::config::GooseConfiguration;
 use skein_api::goose::goose::GooseUser;
-use skein_api::{with_sink, Failure, RequestRecord, RequestSink, UserClass};
+use skein_api::{Failure, RequestRecord, UserClass};
 use skein_scenarios::{catalogue, images};
 
 #[derive(Default)]
 struct Collect(Mutex<Vec<RequestRecord>>);
 
 impl RequestSink for Collect {
-    fn record(&self, record: RequestRecord) -> skein_api::RecordFuture<'_> {
+    fn record(&self, record: RequestRecord) -> RecordFuture<'_> {
         self.0.lock().unwrap().push(record);
         Box::pin(std::future::ready(()))
     }

@@ -169,7 +169,7 @@ pub async fn run_worker(
         settings.stats_limits,
     );
     let sessions = SessionFactory::new().context("could not set up HTTP sessions")?;
-    skein_api::set_max_body_size(settings.max_body_size);
+    skein_api::engine_support::set_max_body_size(settings.max_body_size);
     let class_names = classes.iter().map(|c| c.name.clone()).collect();
     let runner = engine::runner::spawn(RunnerSetup {
         classes,

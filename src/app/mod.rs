@@ -116,7 +116,7 @@ impl Run {
         let started_at = wall_clock();
         let hub = engine::hub::spawn_with(started_at, "local".into(), settings.stats_limits);
         let sessions = SessionFactory::new().context("could not set up HTTP sessions")?;
-        skein_api::set_max_body_size(settings.max_body_size);
+        skein_api::engine_support::set_max_body_size(settings.max_body_size);
         let runner = engine::runner::spawn(RunnerSetup {
             classes,
             host: host.clone(),

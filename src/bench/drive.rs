@@ -10,7 +10,8 @@ use anyhow::{anyhow, Context, Result};
 use goose::config::GooseConfiguration;
 use goose::goose::GooseUser;
 use rand::SeedableRng;
-use skein_api::{RequestSink, UserClass};
+use skein_api::engine_support::RequestSink;
+use skein_api::UserClass;
 use tokio_util::sync::CancellationToken;
 
 use crate::classifier::{self, LocalClassifier};
@@ -80,7 +81,7 @@ pub async fn sequential(
     )
     .map_err(|e| anyhow!("cannot create the user: {e}"))?;
     let sink: Arc<dyn RequestSink> = recorder;
-    let done = skein_api::with_sink(sink, async move {
+    let done = skein_api::engine_support::with_sink(sink, async move {
         let mut rng = rand::rngs::SmallRng::from_os_rng();
         let mut done = 0;
         while done < iterations && !cancel.is_cancelled() {

@@ -6,7 +6,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use skein_api::{RecordFuture, RequestRecord, RequestSink};
+use skein_record::{RecordFuture, RequestRecord, RequestSink};
 
 use crate::engine::HubHandle;
 

@@ -173,7 +173,7 @@ impl Settings {
             stop_timeout: raw.stop_timeout.unwrap_or(Duration::ZERO),
             max_body_size: raw
                 .max_body_size
-                .unwrap_or(skein_api::DEFAULT_MAX_BODY_SIZE),
+                .unwrap_or(skein_api::engine_support::DEFAULT_MAX_BODY_SIZE),
             loglevel: raw.loglevel.unwrap_or(LogLevel::Info),
             logfile: raw.logfile,
             exit_code_on_error: raw.exit_code_on_error.unwrap_or(1),

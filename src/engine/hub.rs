@@ -15,7 +15,7 @@
 
 use std::sync::Arc;
 
-use skein_api::{RecordFuture, RequestRecord, RequestSink};
+use skein_record::{RecordFuture, RequestRecord, RequestSink};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::stats::{

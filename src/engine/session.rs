@@ -1,5 +1,5 @@
 //! The `reqwest::Client` every `GooseUser` carries. skein's own requests (`skein_api::Request`)
-//! go over each user's own session (keep-alive connection and cookies, see `skein_api::session`);
+//! go over each user's own session (keep-alive connection and cookies, see skein-api's `session` module);
 //! this client only serves scenario code that calls `user.client` directly, so one client is
 //! shared by all users instead of one each (a client with its pool weighs tens of KB).
 
@@ -21,7 +21,7 @@ pub struct SessionFactory {
 
 impl SessionFactory {
     pub fn new() -> Result<Self, SessionError> {
-        let tls = skein_api::tls_config().map_err(SessionError::Tls)?;
+        let tls = skein_api::engine_support::tls_config().map_err(SessionError::Tls)?;
         // No cookie store: a jar in a client every user shares would mix the users' sessions.
         let shared = Client::builder()
             .tls_backend_preconfigured((*tls).clone())

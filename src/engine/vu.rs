@@ -19,7 +19,7 @@ use goose::config::GooseConfiguration;
 use goose::goose::{GooseUser, Transaction};
 use rand::rngs::SmallRng;
 use rand::SeedableRng;
-use skein_api::UserContext;
+use skein_api::engine_support::UserContext;
 use url::Url;
 
 use super::class::{task_name, ClassPlan};

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use skein_api::Failure;
+use skein_record::Failure;
 
 use super::pyfmt::str_repr;
 

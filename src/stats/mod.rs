@@ -16,6 +16,8 @@ pub mod skew;
 pub mod table;
 
 #[cfg(test)]
+mod layering;
+#[cfg(test)]
 pub(crate) mod testdata;
 
 pub use counts::{bucket, percentile, Counts};

@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 use std::ops::AddAssign;
 
-use skein_api::RequestRecord;
+use skein_record::RequestRecord;
 
 use super::counts::{bucket, percentile, Counts};
 use super::table::{OVERFLOW_METHOD, OVERFLOW_NAME};

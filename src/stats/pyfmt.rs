@@ -92,7 +92,7 @@ pub fn proper_round(x: f64, digits: usize) -> f64 {
     py_round(x + eps, digits)
 }
 
-pub use skein_api::str_repr;
+pub use skein_record::str_repr;
 
 /// A Python number that may be an `int` or a `float`; `Display` is Python's `str()`, and it
 /// serializes as a JSON/msgpack integer or float accordingly.

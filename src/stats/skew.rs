@@ -88,7 +88,7 @@ fn shift_entry(e: &mut SerializedEntry, secs: i64, dt: f64) {
 mod tests {
     use std::borrow::Cow;
 
-    use skein_api::RequestRecord;
+    use skein_record::RequestRecord;
 
     use super::*;
     use crate::stats::RequestStats;

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
-use skein_api::RequestRecord;
+use skein_record::RequestRecord;
 
 use super::entry::{SerializedEntry, Span, StatsEntry};
 use super::errors::{error_key, failure_text, StatsError};

@@ -37,8 +37,8 @@ impl Master {
                         Level::Debug,
                         format!(
                             "A worker ({node}) running a different patch version ({}) connected, master version is {}",
-                            skein_api::str_repr(v),
-                            skein_api::str_repr(LOCUST_VERSION)
+                            skein_record::str_repr(v),
+                            skein_record::str_repr(LOCUST_VERSION)
                         ),
                     );
                 } else {
@@ -203,7 +203,7 @@ impl Master {
             Level::Info,
             format!(
                 "Worker {} (index {index}) quit. {} workers ready.",
-                skein_api::str_repr(node),
+                skein_record::str_repr(node),
                 self.ready_count()
             ),
         );

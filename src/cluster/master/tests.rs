@@ -1197,6 +1197,7 @@ fn a_worker_lacking_a_master_class_is_logged_once_per_registration() {
     ready(&mut m, A, T0 + 5.0);
     let out = stats(&mut m, A, &[("LightUser", 0)], T0 + 6.0);
     assert_eq!(logs(&out, Level::Error).len(), 1);
+}
 
 const L: &str = "py_locust_worker";
 

@@ -506,7 +506,7 @@ fn child_args_for_the_all_in_one_parent() {
             "--exit-code-on-error",
             "1",
             "--max-body-size",
-            &skein_api::DEFAULT_MAX_BODY_SIZE.to_string(),
+            &skein_api::engine_support::DEFAULT_MAX_BODY_SIZE.to_string(),
             "--max-request-names",
             &crate::stats::DEFAULT_MAX_REQUEST_NAMES.to_string(),
             "--max-failure-rows",

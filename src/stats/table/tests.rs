@@ -1,6 +1,6 @@
 use super::*;
 use crate::stats::pyfmt::PyNum;
-use skein_api::Failure;
+use skein_record::Failure;
 use std::borrow::Cow;
 
 const T0: f64 = 1_795_808_000.25;
