@@ -252,3 +252,53 @@ async fn goose_requests_are_recorded_once_with_locusts_outcome() {
         "set_failure's error is the request's failure, not an exception"
     );
 }
+
+/// A request, then a wait that never ends: the user is killed in the middle.
+async fn get_then_hang(user: &mut GooseUser) -> TransactionResult {
+    let _goose = user.get("/").await?;
+    std::future::pending::<()>().await;
+    Ok(())
+}
+
+/// A user killed in the middle of a transaction: the request it finished is still recorded.
+#[tokio::test]
+async fn a_killed_users_finished_requests_are_recorded() {
+    let hits = Arc::new(AtomicUsize::new(0));
+    let base = server(hits.clone()).await;
+    let scenario =
+        Scenario::new("Hang").register_transaction(transaction!(get_then_hang).set_name("hang"));
+    let plan = select_classes(&[UserClass::new(scenario)], &[], None, None)
+        .unwrap()
+        .remove(0);
+    let hub = hub::spawn(0.0, "local".into());
+    let mut vu = VirtualUser::new(
+        plan,
+        base.parse().unwrap(),
+        &SessionFactory::new().unwrap(),
+        hub.clone(),
+    )
+    .unwrap();
+    let task = tokio::spawn(async move { vu.iterate(None).await });
+    // Bounded waits on events, not on durations: up to 10 s for each.
+    for _ in 0..1000 {
+        if hits.load(Ordering::SeqCst) == 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(hits.load(Ordering::SeqCst), 1);
+    task.abort();
+    let _ = task.await;
+    let mut recorded = 0;
+    for _ in 0..1000 {
+        recorded = hub.read(|v| v.stats.total().num_requests).await.unwrap();
+        if recorded == 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(
+        recorded, 1,
+        "the killed user's request is in the statistics"
+    );
+}

@@ -87,6 +87,35 @@ impl GooseMetrics {
     }
 }
 
+impl GooseMetrics {
+    /// For a user dropped in the middle of a transaction (a killed user): reports the requests
+    /// that transaction finished, from a task of their own, as Drop cannot wait. Outside a
+    /// runtime (nothing to report to) they are dropped.
+    pub fn collect_detached(&self, user: &mut GooseUser, sink: Arc<dyn RequestSink>) {
+        let mut marker = self.marker.clone();
+        let _ = user.set_success(&mut marker);
+        let metrics: Vec<GooseRequestMetric> = self
+            .rx
+            .try_iter()
+            .filter_map(|m| match m {
+                GooseMetric::Request(r) => Some(*r),
+                _ => None,
+            })
+            .collect();
+        let records = coalesce(metrics, self.epoch_start, None);
+        if records.is_empty() {
+            return;
+        }
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            rt.spawn(async move {
+                for record in records {
+                    sink.record(record).await;
+                }
+            });
+        }
+    }
+}
+
 /// The records of one transaction's metrics: each request once, an update (from
 /// `set_success`/`set_failure`) applied to the latest earlier request it names, the marker
 /// dropped.

@@ -169,6 +169,15 @@ impl VirtualUser {
     }
 }
 
+impl Drop for VirtualUser {
+    /// A user dropped mid-transaction: the requests it finished are still recorded (after
+    /// a completed transaction there is nothing left, so this costs nothing).
+    fn drop(&mut self) {
+        self.goose_metrics
+            .collect_detached(&mut self.user, self.sink.clone());
+    }
+}
+
 fn panic_text(panic: Box<dyn Any + Send>) -> String {
     if let Some(s) = panic.downcast_ref::<&str>() {
         s.to_string()
