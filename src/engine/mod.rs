@@ -5,6 +5,7 @@
 //! spawn rate (or runs the open model); and the hub that owns the statistics they report to.
 
 pub mod class;
+pub mod goose_metrics;
 /// The dispatcher lives with the cluster code; the engine keeps using it by this path.
 pub use crate::cluster::dispatch;
 pub mod hub;

@@ -16,13 +16,14 @@ use std::time::Duration;
 
 use futures::FutureExt;
 use goose::config::GooseConfiguration;
-use goose::goose::{GooseUser, Transaction};
+use goose::goose::{GooseUser, Transaction, TransactionError};
 use rand::rngs::SmallRng;
 use rand::SeedableRng;
-use skein_api::engine_support::UserContext;
+use skein_api::engine_support::{RequestSink, UserContext};
 use url::Url;
 
 use super::class::{task_name, ClassPlan};
+use super::goose_metrics::GooseMetrics;
 use super::hub::HubHandle;
 use super::runner::RunnerError;
 use super::session::SessionFactory;
@@ -35,6 +36,9 @@ pub struct VirtualUser {
     user: GooseUser,
     hub: HubHandle,
     scope: UserContext,
+    /// Goose's own requests (`user.get`, …), reported after each transaction.
+    goose_metrics: GooseMetrics,
+    sink: Arc<dyn RequestSink>,
     rng: SmallRng,
     started: bool,
     iterations: u64,
@@ -49,7 +53,7 @@ impl VirtualUser {
         hub: HubHandle,
     ) -> Result<Self, RunnerError> {
         let client = sessions.client()?;
-        let user = GooseUser::new(
+        let mut user = GooseUser::new(
             class.index,
             Arc::from(class.name.as_str()),
             base_url,
@@ -61,10 +65,14 @@ impl VirtualUser {
             class: class.name.clone(),
             reason: e.to_string(),
         })?;
+        let goose_metrics = GooseMetrics::attach(&mut user);
+        let sink = hub.sink();
         Ok(VirtualUser {
             class,
             user,
-            scope: UserContext::new(hub.sink()),
+            scope: UserContext::new(sink.clone()),
+            goose_metrics,
+            sink,
             hub,
             rng: SmallRng::from_os_rng(),
             started: false,
@@ -139,8 +147,15 @@ impl VirtualUser {
                 AssertUnwindSafe((t.function)(user)).catch_unwind(),
             )
             .await;
+        // Also after a failed transaction: its requests were sent.
+        self.goose_metrics
+            .collect(&mut self.user, &self.sink, scheduled_at)
+            .await;
         let (msg, what) = match outcome {
             Ok(Ok(())) => return,
+            // `set_failure`'s error (or Goose's `error_on_fail`): the request is recorded as
+            // failed, as Locust's `response.failure()`, which raises nothing.
+            Ok(Err(e)) if matches!(*e, TransactionError::RequestFailed { .. }) => return,
             Ok(Err(e)) => (e.to_string(), "returned an error"),
             Err(panic) => (panic_text(panic), "panicked"),
         };
@@ -151,6 +166,15 @@ impl VirtualUser {
             task_name(t, i)
         );
         self.hub.exception(msg, traceback).await;
+    }
+}
+
+impl Drop for VirtualUser {
+    /// A user dropped mid-transaction: the requests it finished are still recorded (after
+    /// a completed transaction there is nothing left, so this costs nothing).
+    fn drop(&mut self) {
+        self.goose_metrics
+            .collect_detached(&mut self.user, self.sink.clone());
     }
 }
 
