@@ -442,3 +442,56 @@ async fn a_refused_goose_connection_has_requests_error_text() {
         "{errors:?}"
     );
 }
+
+fn rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// What 1,000 idle users weigh (run by hand: `cargo test --test goose_scenarios -- --ignored
+/// --nocapture`): their per-user clients alone, the users, and the users after one Goose request
+/// each (each then holds its kept-alive connection in its own pool).
+#[tokio::test(flavor = "current_thread")]
+#[ignore]
+async fn idle_user_memory() {
+    const N: usize = 1000;
+    // A target in another process (`SKEIN_MEM_TARGET`) keeps the server's side of the
+    // connections out of the figure.
+    let base = match std::env::var("SKEIN_MEM_TARGET") {
+        Ok(url) => url,
+        Err(_) => server(Arc::new(AtomicUsize::new(0))).await,
+    };
+    let sessions = SessionFactory::new().unwrap();
+    let _warm = sessions.client().unwrap();
+    let r0 = rss_kib();
+    let clients: Vec<_> = (0..N).map(|_| sessions.client().unwrap()).collect();
+    let r1 = rss_kib();
+    drop(clients);
+    let hub = hub::spawn(0.0, "local".into());
+    let scenario =
+        Scenario::new("Idle").register_transaction(transaction!(index).set_name("index"));
+    let plan = select_classes(&[UserClass::new(scenario)], &[], None, None)
+        .unwrap()
+        .remove(0);
+    let r2 = rss_kib();
+    let mut users: Vec<_> = (0..N)
+        .map(|_| {
+            VirtualUser::new(plan.clone(), base.parse().unwrap(), &sessions, hub.clone()).unwrap()
+        })
+        .collect();
+    let r3 = rss_kib();
+    for u in users.iter_mut() {
+        u.iterate(None).await;
+    }
+    let r4 = rss_kib();
+    println!(
+        "per client: {} B; per user (created): {} B; per user after one request: {} B",
+        (r1 - r0) * 1024 / N as u64,
+        (r3.saturating_sub(r2)) * 1024 / N as u64,
+        (r4.saturating_sub(r2)) * 1024 / N as u64
+    );
+}
