@@ -302,3 +302,196 @@ async fn a_killed_users_finished_requests_are_recorded() {
         "the killed user's request is in the statistics"
     );
 }
+
+/// Sets a cookie on `/login`; `/whoami` answers with the cookie it was sent (or "none").
+async fn cookie_server() -> String {
+    let app = Router::new()
+        .route(
+            "/login",
+            get(|| async { ([("set-cookie", "sid=user-one; Path=/")], "ok") }),
+        )
+        .route(
+            "/whoami",
+            get(|headers: axum::http::HeaderMap| async move {
+                let cookie = headers
+                    .get("cookie")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("none")
+                    .to_string();
+                // The cookie is the status's reason for the test to read: 200 with it, 404 without.
+                if cookie == "none" {
+                    (StatusCode::NOT_FOUND, cookie)
+                } else {
+                    (StatusCode::OK, cookie)
+                }
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    format!("http://{addr}")
+}
+
+async fn login(user: &mut GooseUser) -> TransactionResult {
+    let _goose = user.get("/login").await?;
+    Ok(())
+}
+
+async fn whoami(user: &mut GooseUser) -> TransactionResult {
+    let _goose = user.get("/whoami").await?;
+    Ok(())
+}
+
+/// Each Goose user keeps its own cookies, as Locust's `HttpUser` session does: the cookie set
+/// for one user is sent by it, and not by another user of the same runner.
+#[tokio::test]
+async fn goose_users_keep_their_own_cookies() {
+    let base = cookie_server().await;
+    let sessions = SessionFactory::new().unwrap();
+    let hub = hub::spawn(0.0, "local".into());
+    let user = |name: &str, with_login: bool| {
+        let mut scenario = Scenario::new(name);
+        if with_login {
+            scenario = scenario.register_transaction(transaction!(login).set_on_start());
+        }
+        let scenario = scenario.register_transaction(transaction!(whoami).set_name("whoami"));
+        let plan = select_classes(&[UserClass::new(scenario)], &[], None, None)
+            .unwrap()
+            .remove(0);
+        VirtualUser::new(plan, base.parse().unwrap(), &sessions, hub.clone()).unwrap()
+    };
+    let mut first = user("First", true);
+    let mut second = user("Second", false);
+    first.iterate(None).await;
+    second.iterate(None).await;
+    let entries = hub
+        .read(|v| {
+            v.stats
+                .entries()
+                .iter()
+                .map(|e| (e.name.clone(), e.num_requests, e.num_failures))
+                .collect::<Vec<_>>()
+        })
+        .await
+        .unwrap();
+    let whoami = entries
+        .iter()
+        .find(|e| e.0 == "/whoami")
+        .unwrap_or_else(|| panic!("{entries:?}"));
+    assert_eq!(
+        (whoami.1, whoami.2),
+        (2, 1),
+        "the first user sends its cookie (200), the second has none (404): {entries:?}"
+    );
+}
+
+async fn goose_get(user: &mut GooseUser) -> TransactionResult {
+    let _goose = user.get("/refused").await?;
+    Ok(())
+}
+
+async fn skein_get(user: &mut GooseUser) -> TransactionResult {
+    skein_api::Request::get("/refused").send(user).await;
+    Ok(())
+}
+
+/// A refused connection made by Goose's own request is reported with the text
+/// `skein_api::Request` gives the same fault (Python's exception), so the two merge.
+#[tokio::test]
+async fn a_refused_goose_connection_has_requests_error_text() {
+    // A port nobody listens on: bound, then released.
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let base = format!("http://127.0.0.1:{port}");
+    let sessions = SessionFactory::new().unwrap();
+    let hub = hub::spawn(0.0, "local".into());
+    for (name, t) in [
+        ("Goose", transaction!(goose_get)),
+        ("Skein", transaction!(skein_get)),
+    ] {
+        let scenario = Scenario::new(name).register_transaction(t.set_name("t"));
+        let plan = select_classes(&[UserClass::new(scenario)], &[], None, None)
+            .unwrap()
+            .remove(0);
+        let mut vu = VirtualUser::new(plan, base.parse().unwrap(), &sessions, hub.clone()).unwrap();
+        vu.iterate(None).await;
+    }
+    let errors = hub
+        .read(|v| {
+            v.stats
+                .errors()
+                .iter()
+                .map(|e| {
+                    (
+                        e.method.clone(),
+                        e.name.clone(),
+                        e.error.clone(),
+                        e.occurrences,
+                    )
+                })
+                .collect::<Vec<_>>()
+        })
+        .await
+        .unwrap();
+    assert_eq!(errors.len(), 1, "both faults merge: {errors:?}");
+    assert_eq!(errors[0].3, 2, "{errors:?}");
+    assert_eq!(
+        errors[0].2, "ConnectionRefusedError(111, 'Connection refused')",
+        "{errors:?}"
+    );
+}
+
+fn rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// What 1,000 idle users weigh (run by hand: `cargo test --test goose_scenarios -- --ignored
+/// --nocapture`): their per-user clients alone, the users, and the users after one Goose request
+/// each (each then holds its kept-alive connection in its own pool).
+#[tokio::test(flavor = "current_thread")]
+#[ignore]
+async fn idle_user_memory() {
+    const N: usize = 1000;
+    // A target in another process (`SKEIN_MEM_TARGET`) keeps the server's side of the
+    // connections out of the figure.
+    let base = match std::env::var("SKEIN_MEM_TARGET") {
+        Ok(url) => url,
+        Err(_) => server(Arc::new(AtomicUsize::new(0))).await,
+    };
+    let sessions = SessionFactory::new().unwrap();
+    let _warm = sessions.client().unwrap();
+    let r0 = rss_kib();
+    let clients: Vec<_> = (0..N).map(|_| sessions.client().unwrap()).collect();
+    let r1 = rss_kib();
+    drop(clients);
+    let hub = hub::spawn(0.0, "local".into());
+    let scenario =
+        Scenario::new("Idle").register_transaction(transaction!(index).set_name("index"));
+    let plan = select_classes(&[UserClass::new(scenario)], &[], None, None)
+        .unwrap()
+        .remove(0);
+    let r2 = rss_kib();
+    let mut users: Vec<_> = (0..N)
+        .map(|_| {
+            VirtualUser::new(plan.clone(), base.parse().unwrap(), &sessions, hub.clone()).unwrap()
+        })
+        .collect();
+    let r3 = rss_kib();
+    for u in users.iter_mut() {
+        u.iterate(None).await;
+    }
+    let r4 = rss_kib();
+    println!(
+        "per client: {} B; per user (created): {} B; per user after one request: {} B",
+        (r1 - r0) * 1024 / N as u64,
+        (r3.saturating_sub(r2)) * 1024 / N as u64,
+        (r4.saturating_sub(r2)) * 1024 / N as u64
+    );
+}

@@ -13,3 +13,11 @@ pub use crate::body::{max_body_size, set_max_body_size, DEFAULT_MAX_BODY_SIZE};
 pub use crate::record::{with_sink, UserContext};
 pub use crate::session::tls_config;
 pub use skein_record::{RecordFuture, RequestSink};
+
+/// A failed TCP connect as the Python exception `skein_api::Request` reports for it
+/// (`ConnectionRefusedError(111, 'Connection refused')`), so that a connection error of Goose's
+/// own requests merges with the same fault made by `Request`.
+pub fn connect_error_text(e: &std::io::Error) -> String {
+    crate::pyerr::io_error(e)
+        .unwrap_or_else(|| format!("OSError({})", crate::pyerr::str_repr(&e.to_string())))
+}

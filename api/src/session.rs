@@ -406,12 +406,7 @@ async fn connect(origin: Origin, timeout: Option<Duration>) -> Result<Connection
         })?,
         None => connecting.await,
     }
-    .map_err(|e| {
-        SendError::fault(
-            pyerr::io_error(&e)
-                .unwrap_or_else(|| format!("OSError({})", pyerr::str_repr(&e.to_string()))),
-        )
-    })?;
+    .map_err(|e| SendError::fault(crate::engine_support::connect_error_text(&e)))?;
     let _ = tcp.set_nodelay(true);
     let io: Box<dyn Io> = if origin.https {
         let config = tls_config().map_err(|e| SendError::fault(ssl_error(&e)))?;

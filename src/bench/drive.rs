@@ -70,7 +70,8 @@ pub async fn sequential(
     let base = url::Url::parse(host).with_context(|| format!("bad target URL {host}"))?;
     let client = SessionFactory::new()
         .context("could not set up HTTP sessions")?
-        .client()?;
+        .client()?
+        .0;
     let mut user = GooseUser::new(
         0,
         Arc::from(plan.name.as_str()),

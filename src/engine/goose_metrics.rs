@@ -21,10 +21,15 @@
 //!
 //! What differs from Locust's `HttpUser` and why (Goose does not expose it): the response time
 //! runs to the response headers (Goose measures to `client.execute`, and the body is read by the
-//! transaction, if at all); the content length is 0; a connection error's text is Goose's
-//! (`error sending request /path: client error (Connect)`), not Python's exception, so it does
-//! not merge with the same fault made by `skein_api::Request`; a status < 400 Goose calls a
-//! failure (a 3xx it did not follow, a status other than `expect_status_code`) stays a failure.
+//! transaction, if at all); the content length is 0 (reqwest 0.13's connector layer cannot wrap
+//! the connection's IO — its `Conn` has no public constructor — so no byte count or end of body
+//! is seen); a status < 400 Goose calls a failure (a 3xx it did not follow, a status other than
+//! `expect_status_code`) stays a failure.
+//!
+//! A failed connect (refused, reset: an operating-system error) gets Python's exception text,
+//! the one `skein_api::Request` gives, from the user's client (see [`super::session`]), so the
+//! two merge; a DNS or TLS failure, or a timeout, keeps Goose's text
+//! (`error sending request /path: client error (Connect)`).
 
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -32,6 +37,8 @@ use std::sync::Arc;
 use goose::goose::GooseUser;
 use goose::metrics::{GooseMetric, GooseRequestMetric};
 use skein_api::engine_support::RequestSink;
+
+use super::session::ConnectFaults;
 use skein_api::{Failure, RequestRecord};
 
 /// The name of the flush marker; a request name Goose itself never produces (it is not a path).
@@ -44,12 +51,14 @@ pub struct GooseMetrics {
     marker: GooseRequestMetric,
     /// When the user was created (epoch seconds): Goose's `elapsed` counts from it.
     epoch_start: f64,
+    /// The connects the user's client failed, as Python's exceptions.
+    faults: ConnectFaults,
 }
 
 impl GooseMetrics {
     /// Gives `user` a metrics channel (replacing any) and returns its collector. Call it right
     /// after `GooseUser::new`, whose clock the records' timestamps are taken from.
-    pub fn attach(user: &mut GooseUser) -> Self {
+    pub fn attach(user: &mut GooseUser, faults: ConnectFaults) -> Self {
         // Unbounded because Goose sends synchronously from inside the transaction (a bounded
         // channel would block a runtime thread); it holds one transaction's requests at most,
         // as `collect` empties it after each.
@@ -59,6 +68,7 @@ impl GooseMetrics {
             rx,
             marker: marker(),
             epoch_start: skein_api::epoch_seconds(),
+            faults,
         }
     }
 
@@ -74,14 +84,7 @@ impl GooseMetrics {
         // The channel is ours and open while `self` lives, so this cannot fail; were it to,
         // the pending request is sent with the next one.
         let _ = user.set_success(&mut marker);
-        let metrics: Vec<GooseRequestMetric> = self
-            .rx
-            .try_iter()
-            .filter_map(|m| match m {
-                GooseMetric::Request(r) => Some(*r),
-                _ => None,
-            })
-            .collect();
+        let metrics = self.drain();
         for record in coalesce(metrics, self.epoch_start, scheduled_at) {
             sink.record(record).await;
         }
@@ -95,14 +98,7 @@ impl GooseMetrics {
     pub fn collect_detached(&self, user: &mut GooseUser, sink: Arc<dyn RequestSink>) {
         let mut marker = self.marker.clone();
         let _ = user.set_success(&mut marker);
-        let metrics: Vec<GooseRequestMetric> = self
-            .rx
-            .try_iter()
-            .filter_map(|m| match m {
-                GooseMetric::Request(r) => Some(*r),
-                _ => None,
-            })
-            .collect();
+        let metrics = self.drain();
         let records = coalesce(metrics, self.epoch_start, None);
         if records.is_empty() {
             return;
@@ -115,6 +111,37 @@ impl GooseMetrics {
             });
         }
     }
+}
+
+impl GooseMetrics {
+    /// The transaction's request metrics, each connection error given the text of its failed
+    /// connect (in order: a user's Goose requests are sequential).
+    fn drain(&self) -> Vec<GooseRequestMetric> {
+        let metrics = self
+            .rx
+            .try_iter()
+            .filter_map(|m| match m {
+                GooseMetric::Request(r) => Some(*r),
+                _ => None,
+            })
+            .map(|mut r| {
+                if is_connect_error(&r) {
+                    if let Some(text) = self.faults.pop() {
+                        r.error = text;
+                    }
+                }
+                r
+            })
+            .collect();
+        self.faults.clear();
+        metrics
+    }
+}
+
+/// A request Goose failed for want of a connection (not an update: `set_failure`'s text is
+/// the transaction's).
+fn is_connect_error(m: &GooseRequestMetric) -> bool {
+    m.status_code == 0 && !m.update && m.error.ends_with("(Connect)")
 }
 
 /// The records of one transaction's metrics: each request once, an update (from

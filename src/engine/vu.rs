@@ -52,7 +52,7 @@ impl VirtualUser {
         sessions: &SessionFactory,
         hub: HubHandle,
     ) -> Result<Self, RunnerError> {
-        let client = sessions.client()?;
+        let (client, faults) = sessions.client()?;
         let mut user = GooseUser::new(
             class.index,
             Arc::from(class.name.as_str()),
@@ -65,7 +65,7 @@ impl VirtualUser {
             class: class.name.clone(),
             reason: e.to_string(),
         })?;
-        let goose_metrics = GooseMetrics::attach(&mut user);
+        let goose_metrics = GooseMetrics::attach(&mut user, faults);
         let sink = hub.sink();
         Ok(VirtualUser {
             class,
