@@ -8,7 +8,8 @@
 #
 # The Rust image is made from this host's toolchain (make-rust-image.sh); crates come from crates.io
 # during the build. With a registry, the same build is `docker build -t skein:latest .`.
-# Environment: RUST_IMAGE (skein-rust:local), RUNTIME_IMAGE (skein-base:bookworm). Every wait is bounded.
+# Environment: RUST_IMAGE (skein-rust:local), RUNTIME_IMAGE (skein-base:bookworm), SKIP_BUILD=1 (only
+# check an image built before). Every wait is bounded.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 image="${1:-skein:source}"
@@ -20,14 +21,16 @@ fail() {
   exit 1
 }
 
-scripts/docker/make-base-image.sh "$runtime_image"
-[ "$rust_image" != skein-rust:local ] || SKEIN_BASE_IMAGE="$runtime_image" scripts/docker/make-rust-image.sh "$rust_image"
-
-t=$(date +%s)
-docker build --build-arg RUST_IMAGE="$rust_image" --build-arg RUNTIME_IMAGE="$runtime_image" \
-  --target runtime -t "$image" . >"${TMPDIR:-/tmp}/skein-from-source-build.log" 2>&1 \
-  || { tail -n 30 "${TMPDIR:-/tmp}/skein-from-source-build.log" >&2; fail "docker build (log above)"; }
-say "built $image in $(($(date +%s) - t))s ($(docker image inspect -f '{{.Size}}' "$image" | awk '{printf "%.0f MB", $1/1e6}'))"
+if [ "${SKIP_BUILD:-0}" != 1 ]; then
+  scripts/docker/make-base-image.sh "$runtime_image"
+  [ "$rust_image" != skein-rust:local ] || SKEIN_BASE_IMAGE="$runtime_image" scripts/docker/make-rust-image.sh "$rust_image"
+  t=$(date +%s)
+  docker build --build-arg RUST_IMAGE="$rust_image" --build-arg RUNTIME_IMAGE="$runtime_image" \
+    --target runtime -t "$image" . >"${TMPDIR:-/tmp}/skein-from-source-build.log" 2>&1 \
+    || { tail -n 30 "${TMPDIR:-/tmp}/skein-from-source-build.log" >&2; fail "docker build (log above)"; }
+  say "built $image in $(($(date +%s) - t))s"
+fi
+say "$image: $(docker image inspect -f '{{.Size}}' "$image" | awk '{printf "%.0f MB", $1/1e6}')"
 
 version="$(docker run --rm "$image" --version)" || fail "skein --version"
 say "skein --version: $version"
