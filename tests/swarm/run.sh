@@ -8,6 +8,7 @@
 #   3. `docker kill` of one worker moves its users to the others within SWARM_MOVE_LIMIT_S (5) seconds;
 #   4. the CSV in the mounted reports folder shows the requests;
 #   5. the master recreated (`up -d --force-recreate skein-master`): the 2 live workers register with it;
+#      then killed and recreated at another address: they re-register too;
 #   6. the master recreated headless: the same 2 workers register, it writes its CSV and HTML and exits 0;
 #   7. `docker compose down -v` leaves no container, network or volume of the project;
 #   and that the monitoring profile (Prometheus, Grafana: their images cannot be pulled here) is valid.
@@ -81,6 +82,7 @@ cleanup() {
     echo "swarm: --- logs (last 40 lines per service) ---" >&2
     compose logs --no-color --tail 40 >&2 2>/dev/null || true
   fi
+  docker ps -aq --filter "name=${project}-ip-squat-" | xargs -r docker rm -f >/dev/null 2>&1 || true
   compose down -v --remove-orphans >/dev/null 2>&1 || true
   [ "${KEEP_IMAGE:-0}" = 1 ] || docker image rm -f "$image" >/dev/null 2>&1 || true
   rm -rf "$reports"
@@ -209,6 +211,31 @@ timeout 90 "${compose_bin[@]}" -f docker-compose.performance.yml up -d --no-deps
 wait_until 60 "the 2 live workers registered with the recreated master" \
   stats_check 's["worker_count"] == 2 and len(s["workers"]) == 2'
 say "master recreated: the 2 live workers registered with it $(($(date +%s) - t))s after the recreate began"
+
+# The master killed (no quit sent) and recreated at another address (a container holds the old one):
+# the workers notice the silence and re-register, resolving skein-master again on every attempt.
+t=$(date +%s)
+old_master="$(compose ps -q skein-master)"
+ip_of() { docker inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' "$1"; }
+old_ip="$(ip_of "$old_master")"
+docker kill "$old_master" >/dev/null
+# Docker hands out the lowest free address, which may be a killed worker's: take addresses until the
+# old master's is held (bounded).
+held=""
+for i in 1 2 3 4 5; do
+  docker run -d --rm --network "${project}_default" --name "${project}-ip-squat-$i" skein-base:bookworm sleep 60 \
+    >/dev/null || fail "a container to hold the old master's address"
+  [ "$(ip_of "${project}-ip-squat-$i")" != "$old_ip" ] || { held=1; break; }
+done
+[ -n "$held" ] || fail "could not hold the old master's address $old_ip"
+timeout 90 "${compose_bin[@]}" -f docker-compose.performance.yml up -d --no-deps --force-recreate skein-master \
+  >/dev/null 2>&1 || fail "compose up --force-recreate skein-master after docker kill"
+new_ip="$(ip_of "$(compose ps -q skein-master)")"
+[ "$new_ip" != "$old_ip" ] || fail "the recreated master kept the address $old_ip"
+wait_until 60 "the 2 workers registered with the master recreated after docker kill" \
+  stats_check 's["worker_count"] == 2 and len(s["workers"]) == 2'
+docker ps -aq --filter "name=${project}-ip-squat-" | xargs -r docker rm -f >/dev/null 2>&1 || true
+say "master killed, recreated at $new_ip (was $old_ip): the 2 workers re-registered $(($(date +%s) - t))s after the kill"
 
 # --- 6. a headless run: the master recreated headless, the same 2 workers register with it -------------
 # (Recreating the workers as well would race: the old ones, restarted, may register first and then be
