@@ -10,7 +10,8 @@
 # Where no registry can be reached, make the runtime base first: scripts/docker/make-base-image.sh
 #
 # Stage order matters to the classic builder (no BuildKit), which builds every stage before the
-# target: the prebuilt target comes before the Rust stage, so it never needs the Rust image.
+# target: the prebuilt target comes before the Rust stage, so it never needs the Rust image; and the
+# from-source target builds the prebuilt stage too, so that stage must not fail without binaries.
 
 ARG RUST_IMAGE=rust:1-bookworm
 ARG RUNTIME_IMAGE=debian:bookworm-slim
@@ -37,7 +38,10 @@ ENTRYPOINT ["skein"]
 
 FROM runtime-base AS runtime-prebuilt
 ARG BIN_DIR=target/release
-COPY ${BIN_DIR}/skein ${BIN_DIR}/skein-classifier /usr/local/bin/
+# Globs that match the exact names, plus one file that is always there: COPY accepts a glob matching
+# nothing, so `--target runtime` passes through here with no binaries built (the names are checked
+# at `docker run`: skein is the entrypoint).
+COPY scripts/docker/skein-probe ${BIN_DIR}/skei[n] ${BIN_DIR}/skein-classifie[r] /usr/local/bin/
 
 FROM ${RUST_IMAGE} AS build
 WORKDIR /src

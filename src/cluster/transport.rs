@@ -259,6 +259,8 @@ impl WorkerTransport {
 
     /// Drops the current socket, then connects a new one with the same identity (the old one
     /// must go first: libzmq's ROUTER refuses a second live connection with one identity).
+    /// One attempt, bounded by `connect_timeout`, the host name resolved again (a recreated
+    /// master container has a new address); the caller retries.
     pub async fn reconnect(&mut self) -> Result<(), TransportError> {
         self.ask(WorkerCommand::Reconnect).await?
     }

@@ -215,6 +215,23 @@ fn workers_survive_the_master_and_join_the_next_one() {
     assert_eq!(st.code(), Some(0), "{}", w.output());
 }
 
+/// While its master is gone, a worker's reconnect is one attempt every 5 s (its state machine
+/// retries), not the first connect's minute-long loop: so it still answers SIGTERM at once. The
+/// bound is generous; a worker stuck in a 60-attempt loop takes over a minute.
+#[test]
+fn a_worker_whose_master_is_gone_stops_at_sigterm() {
+    let host = target("200 OK");
+    let port = free_port().to_string();
+    let first = headless_master("gone master", &port, &host, &[]);
+    let mut w = worker(&port, 0);
+    first.wait_for("All users spawned", Duration::from_secs(40));
+    first.signal("KILL");
+    w.wait_for("Reconnecting to the master failed", Duration::from_secs(30));
+    w.signal("TERM");
+    let st = w.wait(Duration::from_secs(25));
+    assert_eq!(st.code(), Some(0), "{}", w.output());
+}
+
 #[test]
 fn frames_a_locust_master_dies_on_are_dropped() {
     let Some(locust) = locust() else { return };

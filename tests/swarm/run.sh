@@ -7,13 +7,16 @@
 #      metrics` and counts the workers;
 #   3. `docker kill` of one worker moves its users to the others within SWARM_MOVE_LIMIT_S (5) seconds;
 #   4. the CSV in the mounted reports folder shows the requests;
-#   5. a headless master with 2 fresh workers writes its CSV and HTML and exits 0;
-#   6. `docker compose down -v` leaves no container, network or volume of the project;
+#   5. the master recreated (`up -d --force-recreate skein-master`): the 2 live workers register with it;
+#      then killed and recreated at another address: they re-register too;
+#   6. the master recreated headless: the same 2 workers register, it writes its CSV and HTML and exits 0;
+#   7. `docker compose down -v` leaves no container, network or volume of the project;
 #   and that the monitoring profile (Prometheus, Grafana: their images cannot be pulled here) is valid.
 # Also: scripts/run-locust-tests.sh's --help and missing-binary error.
 #
 # Without a Docker engine it skips (exit 0), or fails when CI is set. Every wait is bounded.
-# Environment: BIN_DIR (target/debug), SWARM_MOVE_LIMIT_S (5), KEEP_IMAGE=1 keeps skein's image.
+# Environment: BIN_DIR (target/debug), SWARM_MOVE_LIMIT_S (5), KEEP_IMAGE=1 keeps skein's image,
+# SWARM_PROJECT_PREFIX (prepended to the compose project's name).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 repo="$PWD"
@@ -61,7 +64,7 @@ for b in skein skein-classifier; do
   [ -x "$bin_dir/$b" ] || fail "$bin_dir/$b is not built (cargo build --bins, or BIN_DIR=target/release)"
 done
 
-project="skeinswarm$$$(date +%s | tail -c 5)"
+project="${SWARM_PROJECT_PREFIX:-}skeinswarm$$$(date +%s | tail -c 5)"
 image="skein:ci-$project"
 reports="$(mktemp -d "${TMPDIR:-/tmp}/skein-swarm-reports.XXXXXX")"
 # The containers run as uid 10001 (the image's user) and write here.
@@ -79,6 +82,7 @@ cleanup() {
     echo "swarm: --- logs (last 40 lines per service) ---" >&2
     compose logs --no-color --tail 40 >&2 2>/dev/null || true
   fi
+  docker ps -aq --filter "name=${project}-ip-squat-" | xargs -r docker rm -f >/dev/null 2>&1 || true
   compose down -v --remove-orphans >/dev/null 2>&1 || true
   [ "${KEEP_IMAGE:-0}" = 1 ] || docker image rm -f "$image" >/dev/null 2>&1 || true
   rm -rf "$reports"
@@ -163,7 +167,7 @@ grep -q '^skein_requests_total{method="[A-Z]*",name="[^"]*"} [1-9]' <<<"$metrics
 say "6 users on 3 workers; /metrics passes promtool ($(grep -vc '^#' <<<"$metrics") series)"
 
 # --- 3. docker kill of one worker --------------------------------------------------------------------
-victim="$(compose ps -q skein-worker | head -n1)"
+victim="$(compose ps -q skein-worker | sed -n 1p)"  # sed reads it all: no SIGPIPE under pipefail
 short="${victim:0:12}"
 # A worker's id is <hostname>_<uuid>; a container's hostname is its short id.
 stats_check "any(w['id'].startswith('$short') for w in s['workers'])" || fail "no worker id starts with $short"
@@ -196,21 +200,58 @@ EOF
 wait_until 20 "requests in reports/skein_stats.csv" csv_requests "$reports/skein_stats.csv"
 say "reports/skein_stats.csv: $(python3 -c "import csv,sys; print([r['Request Count'] for r in csv.DictReader(open(sys.argv[1])) if r['Name'] == 'Aggregated'][0])" "$reports/skein_stats.csv") requests"
 
-# --- 5. a headless run: master and 2 workers recreated ------------------------------------------------
-# (Workers kept from the web master's run do not rejoin a recreated master container: it gets a new
-# address and the workers keep the old one. So the workers are recreated with it.)
+# --- 5. the master recreated: the 2 live workers register with the new one ----------------------------
+# The stopping master tells them to quit (exit 0, as Locust); `restart: unless-stopped` restarts them and
+# they resolve skein-master again. The killed worker stays down (docker kill is a manual stop).
+t=$(date +%s)
+old_master="$(compose ps -q skein-master)"
+timeout 90 "${compose_bin[@]}" -f docker-compose.performance.yml up -d --no-deps --force-recreate skein-master \
+  >/dev/null 2>&1 || fail "compose up --force-recreate skein-master"
+[ "$(compose ps -q skein-master)" != "$old_master" ] || fail "skein-master was not recreated"
+wait_until 60 "the 2 live workers registered with the recreated master" \
+  stats_check 's["worker_count"] == 2 and len(s["workers"]) == 2'
+say "master recreated: the 2 live workers registered with it $(($(date +%s) - t))s after the recreate began"
+
+# The master killed (no quit sent) and recreated at another address (a container holds the old one):
+# the workers notice the silence and re-register, resolving skein-master again on every attempt.
+t=$(date +%s)
+old_master="$(compose ps -q skein-master)"
+ip_of() { docker inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' "$1"; }
+old_ip="$(ip_of "$old_master")"
+docker kill "$old_master" >/dev/null
+# Docker hands out the lowest free address, which may be a killed worker's: take addresses until the
+# old master's is held (bounded).
+held=""
+for i in 1 2 3 4 5; do
+  docker run -d --rm --network "${project}_default" --name "${project}-ip-squat-$i" skein-base:bookworm sleep 60 \
+    >/dev/null || fail "a container to hold the old master's address"
+  [ "$(ip_of "${project}-ip-squat-$i")" != "$old_ip" ] || { held=1; break; }
+done
+[ -n "$held" ] || fail "could not hold the old master's address $old_ip"
+timeout 90 "${compose_bin[@]}" -f docker-compose.performance.yml up -d --no-deps --force-recreate skein-master \
+  >/dev/null 2>&1 || fail "compose up --force-recreate skein-master after docker kill"
+new_ip="$(ip_of "$(compose ps -q skein-master)")"
+[ "$new_ip" != "$old_ip" ] || fail "the recreated master kept the address $old_ip"
+wait_until 60 "the 2 workers registered with the master recreated after docker kill" \
+  stats_check 's["worker_count"] == 2 and len(s["workers"]) == 2'
+docker ps -aq --filter "name=${project}-ip-squat-" | xargs -r docker rm -f >/dev/null 2>&1 || true
+say "master killed, recreated at $new_ip (was $old_ip): the 2 workers re-registered $(($(date +%s) - t))s after the kill"
+
+# --- 6. a headless run: the master recreated headless, the same 2 workers register with it -------------
+# (Recreating the workers as well would race: the old ones, restarted, may register first and then be
+# stopped mid-run.)
 SKEIN_MASTER_ARGS="--headless -u 4 -r 4 -t 6s --expect-workers 2 --expect-workers-max-wait 60" \
   SKEIN_REPORT_NAME=headless SKEIN_MASTER_HEALTHCHECK=tcp://127.0.0.1:5557 \
-  timeout 120 "${compose_bin[@]}" -f docker-compose.performance.yml up -d --force-recreate --scale skein-worker=2 \
-  skein-master skein-worker >/dev/null 2>&1 || fail "compose up of the headless master and 2 workers"
+  timeout 120 "${compose_bin[@]}" -f docker-compose.performance.yml up -d --no-deps --force-recreate skein-master \
+  >/dev/null 2>&1 || fail "compose up of the headless master"
 master="$(compose ps -q skein-master)"
 code="$(timeout 120 docker wait "$master")" || fail "the headless master did not end within 120 s"
 [ "$code" = 0 ] || fail "the headless master exited $code"
 csv_requests "$reports/headless_stats.csv" || fail "no requests in reports/headless_stats.csv"
 [ -s "$reports/headless.html" ] || fail "no reports/headless.html"
-say "headless master and 2 workers: exit 0, reports/headless_stats.csv and headless.html written"
+say "headless master with the 2 workers: exit 0, reports/headless_stats.csv and headless.html written"
 
-# --- 6. down leaves nothing --------------------------------------------------------------------------
+# --- 7. down leaves nothing --------------------------------------------------------------------------
 compose down -v --remove-orphans >/dev/null 2>&1 || fail "compose down"
 label="label=com.docker.compose.project=$project"
 left="$(docker ps -aq --filter "$label"; docker network ls -q --filter "$label"; docker volume ls -q --filter "$label")"

@@ -316,7 +316,13 @@ impl WorkerTask {
                     if let Some(old) = link.take() {
                         old.close().await;
                     }
-                    let result = connect_dealer(&self.endpoint, &self.node_id, &self.options)
+                    // One attempt: the worker's state machine retries every few seconds and owns
+                    // the give-up time; a loop here would hold its task (and Ctrl-C) for minutes.
+                    let once = WorkerOptions {
+                        connect_attempts: 1,
+                        ..self.options.clone()
+                    };
+                    let result = connect_dealer(&self.endpoint, &self.node_id, &once)
                         .await
                         .map(|socket| {
                             link = Some(Link::start(
