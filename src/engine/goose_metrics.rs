@@ -80,14 +80,18 @@ impl GooseMetrics {
         sink: &Arc<dyn RequestSink>,
         scheduled_at: Option<f64>,
     ) {
+        for record in self.take(user, scheduled_at) {
+            sink.record(record).await;
+        }
+    }
+
+    /// Flushes Goose's pending request and turns everything the channel holds into records.
+    fn take(&self, user: &mut GooseUser, scheduled_at: Option<f64>) -> Vec<RequestRecord> {
         let mut marker = self.marker.clone();
         // The channel is ours and open while `self` lives, so this cannot fail; were it to,
         // the pending request is sent with the next one.
         let _ = user.set_success(&mut marker);
-        let metrics = self.drain();
-        for record in coalesce(metrics, self.epoch_start, scheduled_at) {
-            sink.record(record).await;
-        }
+        coalesce(self.drain(), self.epoch_start, scheduled_at)
     }
 }
 
@@ -96,10 +100,7 @@ impl GooseMetrics {
     /// that transaction finished, from a task of their own, as Drop cannot wait. Outside a
     /// runtime (nothing to report to) they are dropped.
     pub fn collect_detached(&self, user: &mut GooseUser, sink: Arc<dyn RequestSink>) {
-        let mut marker = self.marker.clone();
-        let _ = user.set_success(&mut marker);
-        let metrics = self.drain();
-        let records = coalesce(metrics, self.epoch_start, None);
+        let records = self.take(user, None);
         if records.is_empty() {
             return;
         }
