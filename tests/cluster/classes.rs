@@ -14,42 +14,20 @@ fn a_worker_without_the_masters_class_is_reported_by_worker_and_master() {
     let prefix = prefix.to_str().unwrap();
     let mut master = Proc::start(
         "skein master",
-        skein_cmd(&[
-            "--master",
-            "--headless",
-            "--master-bind-host",
-            "127.0.0.1",
-            "--master-bind-port",
-            &port,
-            "--expect-workers",
-            "1",
-            "-u",
-            "2",
-            "-r",
-            "100",
-            "-t",
-            "5s",
-            "-H",
-            &host,
-            "--csv",
-            prefix,
-            "ThroughputUser",
-        ]),
+        skein_cmd(
+            &[
+                &master_on(&port)[..],
+                &headless_run("1", "2", "100", "5s"),
+                &["-H", &host, "--csv", prefix, "ThroughputUser"],
+            ]
+            .concat(),
+        ),
     );
     master.wait_for("Listening for workers", Duration::from_secs(30));
     // This worker offers only HighLoadUser: the master's ThroughputUser is not among them.
     let mut worker = Proc::start(
         "skein worker",
-        skein_cmd(&[
-            "--worker",
-            "--master-host",
-            "127.0.0.1",
-            "--master-port",
-            &port,
-            "-H",
-            &host,
-            "HighLoadUser",
-        ]),
+        skein_cmd(&[&worker_of(&port)[..], &["-H", &host, "HighLoadUser"]].concat()),
     );
     let status = master.wait(Duration::from_secs(90));
     let _ = worker.wait(Duration::from_secs(30));
@@ -90,42 +68,17 @@ fn a_locust_master_shows_the_missing_class_of_a_skein_worker() {
         locust_cmd(
             &locust,
             &[
-                "--master",
-                "--headless",
-                "-u",
-                "2",
-                "-r",
-                "100",
-                "-t",
-                "5s",
-                "--expect-workers",
-                "1",
-                "--expect-workers-max-wait",
-                "60",
-                "--master-bind-host",
-                "127.0.0.1",
-                "--master-bind-port",
-                &port,
-                "-H",
-                &host,
-                "--csv",
-                prefix,
-                "ThroughputUser",
-            ],
+                &master_on(&port)[..],
+                &headless_run("1", "2", "100", "5s"),
+                &["--expect-workers-max-wait", "60", "-H", &host],
+                &["--csv", prefix, "ThroughputUser"],
+            ]
+            .concat(),
         ),
     );
     let mut worker = Proc::start(
         "skein worker",
-        skein_cmd(&[
-            "--worker",
-            "--master-host",
-            "127.0.0.1",
-            "--master-port",
-            &port,
-            "-H",
-            &host,
-            "HighLoadUser",
-        ]),
+        skein_cmd(&[&worker_of(&port)[..], &["-H", &host, "HighLoadUser"]].concat()),
     );
     let status = master.wait(Duration::from_secs(90));
     let _ = worker.wait(Duration::from_secs(30));

@@ -42,27 +42,28 @@ fn web_master(users: &str, expect: &str, host: &str) -> WebMaster {
     let web_port = free_port().to_string();
     let proc = Proc::start(
         "skein master",
-        skein_cmd(&[
-            "--master",
-            "--master-bind-host",
-            "127.0.0.1",
-            "--master-bind-port",
-            &port,
-            "--expect-workers",
-            expect,
-            "--web-host",
-            "127.0.0.1",
-            "--web-port",
-            &web_port,
-            "--autostart",
-            "-u",
-            users,
-            "-r",
-            "100",
-            "-H",
-            host,
-            "ThroughputUser",
-        ]),
+        skein_cmd(
+            &[
+                &master_on(&port)[..],
+                &[
+                    "--expect-workers",
+                    expect,
+                    "--web-host",
+                    "127.0.0.1",
+                    "--web-port",
+                    &web_port,
+                    "--autostart",
+                    "-u",
+                    users,
+                    "-r",
+                    "100",
+                    "-H",
+                    host,
+                    "ThroughputUser",
+                ],
+            ]
+            .concat(),
+        ),
     );
     WebMaster {
         proc,
@@ -73,24 +74,23 @@ fn web_master(users: &str, expect: &str, host: &str) -> WebMaster {
 
 /// A headless skein master of one worker and 2 `ThroughputUser`s on `port`, plus `extra` flags.
 fn headless_master(name: &str, port: &str, host: &str, extra: &[&str]) -> Proc {
-    let mut args = vec![
-        "--master",
+    let run = [
         "--headless",
-        "--master-bind-host",
-        "127.0.0.1",
-        "--master-bind-port",
-        port,
         "--expect-workers",
         "1",
         "-u",
         "2",
         "-r",
         "100",
-        "-H",
-        host,
     ];
-    args.extend_from_slice(extra);
-    args.push("ThroughputUser");
+    let args = [
+        &master_on(port)[..],
+        &run,
+        &["-H", host],
+        extra,
+        &["ThroughputUser"],
+    ]
+    .concat();
     Proc::start(name, skein_cmd(&args))
 }
 

@@ -25,43 +25,16 @@ fn skein_workers_under_a_locust_master() {
         locust_cmd(
             &locust,
             &[
-                "--master",
-                "--headless",
-                "-u",
-                "6",
-                "-r",
-                "6",
-                "-t",
-                "6s",
-                "--expect-workers",
-                "2",
-                "--expect-workers-max-wait",
-                "60",
-                "--master-bind-host",
-                "127.0.0.1",
-                "--master-bind-port",
-                &port,
-                "-H",
-                &host,
-                "--csv",
-                prefix,
-                "ThroughputUser",
-            ],
+                &master_on(&port)[..],
+                &headless_run("2", "6", "6", "6s"),
+                &["--expect-workers-max-wait", "60", "-H", &host],
+                &["--csv", prefix, "ThroughputUser"],
+            ]
+            .concat(),
         ),
     );
     let mut workers: Vec<Proc> = (0..2)
-        .map(|i| {
-            Proc::start(
-                &format!("skein worker {i}"),
-                skein_cmd(&[
-                    "--worker",
-                    "--master-host",
-                    "127.0.0.1",
-                    "--master-port",
-                    &port,
-                ]),
-            )
-        })
+        .map(|i| Proc::start(&format!("skein worker {i}"), skein_cmd(&worker_of(&port))))
         .collect();
     let status = master.wait(Duration::from_secs(90));
     let out = master.output();
@@ -95,19 +68,18 @@ fn a_locust_master_web_ui_drives_skein_workers() {
         locust_cmd(
             &locust,
             &[
-                "--master",
-                "--master-bind-host",
-                "127.0.0.1",
-                "--master-bind-port",
-                &port,
-                "--web-host",
-                "127.0.0.1",
-                "--web-port",
-                &web_port,
-                "-H",
-                &host,
-                "ThroughputUser",
-            ],
+                &master_on(&port)[..],
+                &[
+                    "--web-host",
+                    "127.0.0.1",
+                    "--web-port",
+                    &web_port,
+                    "-H",
+                    &host,
+                    "ThroughputUser",
+                ],
+            ]
+            .concat(),
         ),
     );
     let base = format!("http://127.0.0.1:{web_port}");
@@ -214,33 +186,34 @@ fn a_mixed_cluster_under_a_skein_master() {
     let prefix = prefix.to_str().unwrap();
     let mut master = Proc::start(
         "skein master",
-        skein_cmd(&[
-            "--master",
-            "--master-bind-host",
-            "127.0.0.1",
-            "--master-bind-port",
-            &port,
-            "--expect-workers",
-            "2",
-            "--web-host",
-            "127.0.0.1",
-            "--web-port",
-            &web_port,
-            "--autostart",
-            "-u",
-            "4",
-            "-r",
-            "4",
-            "-t",
-            "10s",
-            "--autoquit",
-            "1",
-            "-H",
-            &host,
-            "--csv",
-            prefix,
-            "ThroughputUser",
-        ]),
+        skein_cmd(
+            &[
+                &master_on(&port)[..],
+                &[
+                    "--expect-workers",
+                    "2",
+                    "--web-host",
+                    "127.0.0.1",
+                    "--web-port",
+                    &web_port,
+                    "--autostart",
+                    "-u",
+                    "4",
+                    "-r",
+                    "4",
+                    "-t",
+                    "10s",
+                    "--autoquit",
+                    "1",
+                    "-H",
+                    &host,
+                    "--csv",
+                    prefix,
+                    "ThroughputUser",
+                ],
+            ]
+            .concat(),
+        ),
     );
     let mut python = Proc::start(
         "locust worker",
@@ -307,23 +280,24 @@ fn an_open_model_master_leaves_out_a_locust_worker() {
     let port = free_port().to_string();
     let mut master = Proc::start(
         "skein master",
-        skein_cmd(&[
-            "--master",
-            "--master-bind-host",
-            "127.0.0.1",
-            "--master-bind-port",
-            &port,
-            "--headless",
-            "--expect-workers",
-            "2",
-            "--arrival-rate",
-            "20",
-            "--max-in-flight",
-            "4",
-            "-t",
-            "3s",
-            "ThroughputUser",
-        ]),
+        skein_cmd(
+            &[
+                &master_on(&port)[..],
+                &[
+                    "--headless",
+                    "--expect-workers",
+                    "2",
+                    "--arrival-rate",
+                    "20",
+                    "--max-in-flight",
+                    "4",
+                    "-t",
+                    "3s",
+                    "ThroughputUser",
+                ],
+            ]
+            .concat(),
+        ),
     );
     let mut python = Proc::start(
         "locust worker",

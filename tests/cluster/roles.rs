@@ -52,16 +52,7 @@ fn a_busy_master_port_exits_1() {
     let port = busy.local_addr().unwrap().port().to_string();
     let mut run = Proc::start(
         "skein master",
-        skein_cmd(&[
-            "--master",
-            "--headless",
-            "--master-bind-host",
-            "127.0.0.1",
-            "--master-bind-port",
-            &port,
-            "-t",
-            "2s",
-        ]),
+        skein_cmd(&[&master_on(&port)[..], &["--headless", "-t", "2s"]].concat()),
     );
     let status = run.wait(Duration::from_secs(30));
     let out = run.output();
@@ -74,20 +65,21 @@ fn no_workers_within_the_max_wait_exits_1() {
     let port = free_port().to_string();
     let mut run = Proc::start(
         "skein master",
-        skein_cmd(&[
-            "--master",
-            "--headless",
-            "--master-bind-host",
-            "127.0.0.1",
-            "--master-bind-port",
-            &port,
-            "--expect-workers",
-            "2",
-            "--expect-workers-max-wait",
-            "1",
-            "-t",
-            "10s",
-        ]),
+        skein_cmd(
+            &[
+                &master_on(&port)[..],
+                &[
+                    "--headless",
+                    "--expect-workers",
+                    "2",
+                    "--expect-workers-max-wait",
+                    "1",
+                    "-t",
+                    "10s",
+                ],
+            ]
+            .concat(),
+        ),
     );
     let status = run.wait(Duration::from_secs(30));
     let out = run.output();

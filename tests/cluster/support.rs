@@ -160,6 +160,48 @@ pub fn skein_cmd(args: &[&str]) -> Command {
     c
 }
 
+/// A master listening for workers on loopback `port` (the same flags for skein and Locust).
+pub fn master_on(port: &str) -> [&str; 5] {
+    [
+        "--master",
+        "--master-bind-host",
+        "127.0.0.1",
+        "--master-bind-port",
+        port,
+    ]
+}
+
+/// A headless master's run: it waits for `workers`, then runs `users` at `rate` for `time`.
+pub fn headless_run<'a>(
+    workers: &'a str,
+    users: &'a str,
+    rate: &'a str,
+    time: &'a str,
+) -> [&'a str; 9] {
+    [
+        "--headless",
+        "--expect-workers",
+        workers,
+        "-u",
+        users,
+        "-r",
+        rate,
+        "-t",
+        time,
+    ]
+}
+
+/// A worker of the master on loopback `port`.
+pub fn worker_of(port: &str) -> [&str; 5] {
+    [
+        "--worker",
+        "--master-host",
+        "127.0.0.1",
+        "--master-port",
+        port,
+    ]
+}
+
 pub fn locust_cmd(locust: &std::path::Path, args: &[&str]) -> Command {
     let mut c = Command::new(locust);
     c.arg("-f").arg(locustfile()).args(args);
