@@ -622,6 +622,27 @@ async fn drive(c: &Client, rig: &mut Rig) -> Result<()> {
     })
     .await?;
 
+    // Locust samples the chart history every 5 s from process start, so a short run may end
+    // between two samples with none. The second run below checks that a reloaded page seeds
+    // its charts from this history, so the first run lasts until the server holds a sample.
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()?;
+    wait_until("the server to sample the chart history", || async {
+        let page = http
+            .get(format!("{}/", rig.web_url))
+            .send()
+            .await?
+            .text()
+            .await?;
+        let sampled = page.contains("\"current_rps\"");
+        Ok((
+            sampled.then_some(()),
+            "no history point in the page's templateArgs".to_string(),
+        ))
+    })
+    .await?;
+
     // Stop.
     click(c, "stop-button").await?;
     // The page says "stopped" at once; the next poll brings the runner's own state and count.
@@ -645,9 +666,6 @@ async fn drive(c: &Client, rig: &mut Rig) -> Result<()> {
         "screenshot: {}",
         save(&png, "web-ui-e2e-stopped.png")?.display()
     );
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .build()?;
     let csv_url = link(c, "download-requests-csv").await?;
     let r = http
         .get(&csv_url)

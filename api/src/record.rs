@@ -81,6 +81,14 @@ impl UserContext {
         out
     }
 
+    /// Releases what the session's connection holds beyond its socket, before a wait (see
+    /// [`Session::park`]).
+    pub fn park(&mut self) {
+        if let Some(s) = self.session.as_mut() {
+            s.park();
+        }
+    }
+
     /// Whether the context holds a session (one request has run and kept its connection or
     /// cookies); for tests of the session's survival.
     pub fn has_session(&self) -> bool {

@@ -154,7 +154,9 @@ impl Body for ChunkBody {
 trait Io: AsyncRead + AsyncWrite + Send + Unpin {}
 impl<T: AsyncRead + AsyncWrite + Send + Unpin> Io for T {}
 
-type Driver = http1::Connection<TokioIo<Wire<Box<dyn Io>>>, ChunkBody>;
+type Driver = http1::Connection<Stream, ChunkBody>;
+
+type Stream = TokioIo<Wire<Box<dyn Io>>>;
 
 struct Connection {
     origin: Origin,
@@ -162,6 +164,44 @@ struct Connection {
     sender: http1::SendRequest<ChunkBody>,
     driver: Driver,
     wire: SharedWire,
+}
+
+/// A kept-alive connection while its user waits: the socket without hyper's state, whose read
+/// and write buffers (8 KiB each once used) are most of what an idle user would hold.
+struct Parked {
+    origin: Origin,
+    host_header: Option<HeaderValue>,
+    io: Stream,
+    wire: SharedWire,
+}
+
+impl Connection {
+    /// The connection without hyper's state; `None` when it cannot be resumed (bytes the
+    /// server sent beyond the last response, which no new dispatcher could be given).
+    fn park(self: Box<Self>) -> Option<Parked> {
+        let this = *self;
+        let parts = this.driver.into_parts();
+        parts.read_buf.is_empty().then_some(Parked {
+            origin: this.origin,
+            host_header: this.host_header,
+            io: parts.io,
+            wire: this.wire,
+        })
+    }
+}
+
+impl Parked {
+    /// A new dispatcher over the same socket: HTTP/1's handshake writes and reads nothing.
+    async fn resume(self) -> Option<Connection> {
+        let (sender, driver) = http1::handshake(self.io).await.ok()?;
+        Some(Connection {
+            origin: self.origin,
+            host_header: self.host_header,
+            sender,
+            driver,
+            wire: self.wire,
+        })
+    }
 }
 
 /// Why a request got no (complete) response.
@@ -219,7 +259,11 @@ pub struct Exchange {
 
 #[derive(Default)]
 pub struct Session {
-    conn: Option<Connection>,
+    /// Boxed: hyper's dispatcher is about a kilobyte inline, which a waiting user (whose
+    /// session holds only the parked socket) would otherwise keep.
+    conn: Option<Box<Connection>>,
+    /// The connection while the user waits (see [`Session::park`]); never both.
+    parked: Option<Parked>,
     /// Only consulted once a response has set a cookie, so a cookie-less workload never pays for it.
     jar: Option<Jar>,
 }
@@ -235,7 +279,14 @@ impl Session {
         body: ChunkBody,
         options: SendOptions,
     ) -> Result<Exchange, SendError> {
-        let reusable = match self.conn.take() {
+        let conn = match (self.conn.take(), self.parked.take()) {
+            (Some(c), _) => Some(c),
+            // Boxed, as `connect` below: inline, every request's future (moved, so copied, on
+            // each send) would carry their state too.
+            (None, Some(p)) if p.origin.same(url) => Box::pin(p.resume()).await.map(Box::new),
+            _ => None,
+        };
+        let reusable = match conn {
             Some(mut c) if c.origin.same(url) => still_open(&mut c).await.then_some(c),
             _ => None,
         };
@@ -249,7 +300,7 @@ impl Session {
                         pyerr::str_repr(&format!("No connection adapters were found for '{url}'"))
                     ))
                 })?;
-                connect(origin, options.timeout).await?
+                Box::new(Box::pin(connect(origin, options.timeout)).await?)
             }
         };
         wire::begin_request(&conn.wire, options.timeout);
@@ -329,6 +380,17 @@ impl Session {
             self.conn = Some(conn);
         }
         Ok(exchange)
+    }
+}
+
+impl Session {
+    /// Lets go of the connection's buffers while the user waits; the next request resumes the
+    /// same connection. Costs that request a new dispatcher (about a microsecond), so the
+    /// engine parks only before a wait that is long next to it.
+    pub fn park(&mut self) {
+        if let Some(c) = self.conn.take() {
+            self.parked = c.park();
+        }
     }
 }
 

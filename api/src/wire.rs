@@ -41,9 +41,19 @@ pub(crate) struct HeadScan {
 }
 
 impl HeadScan {
+    /// A fresh scan that keeps the status line's buffer (a request's allocation fewer).
+    fn reset(&mut self) {
+        let mut status_line = std::mem::take(&mut self.status_line);
+        status_line.clear();
+        *self = HeadScan {
+            status_line,
+            ..HeadScan::default()
+        };
+    }
+
     fn feed(&mut self, mut data: &[u8]) {
         while !self.done && !data.is_empty() {
-            let (line, rest, ended) = match data.iter().position(|&b| b == b'\n') {
+            let (line, rest, ended) = match memchr::memchr(b'\n', data) {
                 Some(i) => (&data[..=i], &data[i + 1..], true),
                 None => (data, &data[data.len()..], false),
             };
@@ -110,7 +120,7 @@ pub(crate) fn begin_request(state: &SharedWire, timeout: Option<Duration>) {
     let mut s = lock(state);
     s.timeout = timeout;
     s.generation += 1;
-    s.head = HeadScan::default();
+    s.head.reset();
     s.write_failed = false;
     s.timed_out = false;
 }

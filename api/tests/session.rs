@@ -285,3 +285,72 @@ async fn gzip_bodies_are_decoded_and_their_decoded_size_recorded() {
         "Locust records len(response.content)"
     );
 }
+
+/// Keeps each connection open and answers every request on it; returns the number of
+/// connections accepted so far.
+async fn keep_alive_server() -> (String, Arc<Mutex<usize>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let accepted = Arc::new(Mutex::new(0usize));
+    let count = accepted.clone();
+    tokio::spawn(async move {
+        for _ in 0..10 {
+            let Ok((mut sock, _)) = listener.accept().await else {
+                return;
+            };
+            *count.lock().unwrap() += 1;
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 4096];
+                // One request per read is enough for a client that waits for each answer.
+                for _ in 0..100 {
+                    match sock.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(_) => {}
+                    }
+                    let reply = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
+                    if sock.write_all(reply).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (format!("http://{addr}"), accepted)
+}
+
+#[tokio::test]
+async fn a_parked_connection_is_resumed_not_reopened() {
+    let (base, accepted) = keep_alive_server().await;
+    let sink = Arc::new(Collect::default());
+    let mut cx = skein_api::engine_support::UserContext::new(sink.clone());
+    let mut u = user(&base);
+    for _ in 0..4 {
+        let r = cx.run(None, Request::get("/x").send(&mut u)).await;
+        assert!(r.ok(), "{:?}", r.failure);
+        cx.park();
+        // Parking twice, or with nothing to park, changes nothing.
+        cx.park();
+    }
+    assert_eq!(sink.0.lock().unwrap().len(), 4);
+    assert_eq!(
+        *accepted.lock().unwrap(),
+        1,
+        "parking must keep the connection"
+    );
+}
+
+#[tokio::test]
+async fn a_parked_connection_the_server_closed_is_replaced_not_failed() {
+    let (base, seen) = closing_server(Duration::from_millis(30)).await;
+    let sink = Arc::new(Collect::default());
+    let mut cx = skein_api::engine_support::UserContext::new(sink.clone());
+    let mut u = user(&base);
+    for _ in 0..3 {
+        let r = cx.run(None, Request::get("/x").send(&mut u)).await;
+        assert!(r.ok(), "{:?}", r.failure);
+        cx.park();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(seen.lock().unwrap().len(), 3, "one connection per request");
+    assert!(sink.0.lock().unwrap().iter().all(|r| r.failure.is_none()));
+}

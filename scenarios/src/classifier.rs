@@ -133,6 +133,16 @@ pub async fn root(user: &mut GooseUser) -> TransactionResult {
     Ok(())
 }
 
+/// The classification upload of `HighLoadUser` (224 px JPEG, `top_k` 5) with no check of the
+/// answer: the generator's cost of a multipart POST, for `perf/bench.sh` against a stub server.
+pub async fn post_classify(user: &mut GooseUser) -> TransactionResult {
+    Request::post(CLASSIFY)
+        .multipart(classify_form(images::jpeg(224), 5))
+        .send(user)
+        .await;
+    Ok(())
+}
+
 fn weighted(
     transaction: Transaction,
     name: &str,
@@ -190,5 +200,18 @@ pub(crate) fn error_testing_user() -> Result<UserClass, GooseError> {
 pub(crate) fn throughput_user() -> UserClass {
     let scenario =
         scenario!("ThroughputUser").register_transaction(transaction!(root).set_name("root"));
+    UserClass::new(scenario).named_only()
+}
+
+pub(crate) fn paced_user() -> Result<UserClass, GooseError> {
+    let scenario = scenario!("PacedUser")
+        .set_wait_time(secs(1.0), secs(3.0))?
+        .register_transaction(transaction!(root).set_name("root"));
+    Ok(UserClass::new(scenario).named_only())
+}
+
+pub(crate) fn throughput_post_user() -> UserClass {
+    let scenario = scenario!("ThroughputPostUser")
+        .register_transaction(transaction!(post_classify).set_name("classify"));
     UserClass::new(scenario).named_only()
 }

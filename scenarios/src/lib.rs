@@ -18,6 +18,8 @@ use skein_api::UserClass;
 /// | `HighLoadUser` | 1 | 0.1–0.5 s | `classify` (8), `health` (2) | `classify`, `health` |
 /// | `ErrorTestingUser` | 1 | 2–5 s | `invalid_image`, `missing_file`, `invalid_top_k`, `large_image` | `errors` |
 /// | `ThroughputUser` (runs only when named) | 1 | none | `root` (`GET /`) | — |
+/// | `ThroughputPostUser` (runs only when named) | 1 | none | `classify` (224 px upload, no check) | — |
+/// | `PacedUser` (runs only when named) | 1 | 1–3 s | `root` (`GET /`) | — |
 ///
 /// # Adding your own scenario
 ///
@@ -69,6 +71,8 @@ fn try_catalogue() -> Result<Vec<UserClass>, GooseError> {
         classifier::high_load_user()?,
         classifier::error_testing_user()?,
         classifier::throughput_user(),
+        classifier::throughput_post_user(),
+        classifier::paced_user()?,
     ])
 }
 
@@ -86,12 +90,14 @@ mod tests {
                 "ImageClassifierUser",
                 "HighLoadUser",
                 "ErrorTestingUser",
-                "ThroughputUser"
+                "ThroughputUser",
+                "ThroughputPostUser",
+                "PacedUser"
             ]
         );
         assert_eq!(
             classes.iter().map(|c| c.named_only).collect::<Vec<_>>(),
-            [false, false, false, true]
+            [false, false, false, true, true, true]
         );
         let icu = &classes[0].scenario;
         assert_eq!(icu.weight, 1);

@@ -134,6 +134,17 @@ async fn high_load_and_throughput_users_succeed() {
     assert_all_ok(&records);
     assert_eq!(names(&records), ["GET /"]);
     assert_eq!(server.counters.get("/", "GET", 200), 1);
+
+    let records = run(
+        &server.base_url(),
+        &class("ThroughputPostUser"),
+        &["classify"],
+    )
+    .await;
+    assert_all_ok(&records);
+    assert_eq!(names(&records), ["POST /api/v1/classify"]);
+    // HighLoadUser's classify above was the first.
+    assert_eq!(server.counters.get("/api/v1/classify", "POST", 200), 2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

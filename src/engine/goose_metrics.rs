@@ -13,6 +13,12 @@
 //! collector flushes it with `set_success` on a marker request of its own (failed, so Goose sends
 //! it as an update after the pending one), which it recognises and drops.
 //!
+//! Most transactions make no Goose request (skein's own `Request` is recorded without Goose), and
+//! the flush costs a marker clone, a channel send and a drain each time. So each user also gets
+//! Goose's throttle channel, unbounded: Goose sends one token on it before every request it
+//! makes, which never waits, and the collector skips the flush when no token came since the last
+//! one and no update is queued.
+//!
 //! The transaction is the unit of Locust's `catch_response` block: the records are held until it
 //! ends, and a `set_success`/`set_failure` update replaces its request's outcome, so each request
 //! is counted once, with its final outcome. An update whose request was recorded in an earlier
@@ -48,6 +54,8 @@ const MARKER_NAME: &str = "\u{0}skein-flush-marker";
 /// flushes Goose's pending request.
 pub struct GooseMetrics {
     rx: flume::Receiver<GooseMetric>,
+    /// One token per request Goose started (its throttle channel, which nothing else reads).
+    started: flume::Receiver<bool>,
     marker: GooseRequestMetric,
     /// When the user was created (epoch seconds): Goose's `elapsed` counts from it.
     epoch_start: f64,
@@ -64,8 +72,13 @@ impl GooseMetrics {
         // as `collect` empties it after each.
         let (tx, rx) = flume::unbounded();
         user.metrics_channel = Some(tx);
+        // Unbounded for the same reason, and emptied by every flush.
+        let (tokens, started) = flume::unbounded();
+        user.throttle = Some(tokens);
+        user.is_throttled = true;
         GooseMetrics {
             rx,
+            started,
             marker: marker(),
             epoch_start: skein_api::epoch_seconds(),
             faults,
@@ -87,6 +100,11 @@ impl GooseMetrics {
 
     /// Flushes Goose's pending request and turns everything the channel holds into records.
     fn take(&self, user: &mut GooseUser, scheduled_at: Option<f64>) -> Vec<RequestRecord> {
+        // No request started since the last flush, so nothing is pending in `user`.
+        if self.started.is_empty() && self.rx.is_empty() {
+            return Vec::new();
+        }
+        self.started.drain();
         let mut marker = self.marker.clone();
         // The channel is ours and open while `self` lives, so this cannot fail; were it to,
         // the pending request is sent with the next one.

@@ -121,6 +121,12 @@ impl VirtualUser {
         self.iterations += 1;
     }
 
+    /// Lets the user's connection release its buffers before a long wait; the next request
+    /// resumes it.
+    pub fn park(&mut self) {
+        self.scope.park();
+    }
+
     /// The class's wait after an iteration (the closed model's pacing).
     pub fn wait_time(&mut self) -> Duration {
         self.class.wait_time(&mut self.rng)
