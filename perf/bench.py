@@ -125,13 +125,26 @@ class Run:
         self.limit = limit
         self.rusage = None
         self.status = None
+        # Peak RSS from /proc (VmHWM, which exec resets): rusage's ru_maxrss also counts the
+        # memory of this Python process, which the child was forked from.
+        self.hwm_kb = 0
 
     def ticks(self):
         return cpu_ticks(self.proc.pid)
 
+    def sample_hwm(self):
+        try:
+            with open(f"/proc/{self.proc.pid}/status") as f:
+                for line in f:
+                    if line.startswith("VmHWM:"):
+                        self.hwm_kb = max(self.hwm_kb, int(line.split()[1]))
+        except (OSError, ValueError):
+            pass
+
     def wait(self):
         deadline = self.started + self.limit
         while True:
+            self.sample_hwm()
             pid, status, ru = os.wait4(self.proc.pid, os.WNOHANG)
             if pid:
                 break
@@ -156,7 +169,7 @@ class Run:
         return (self.rusage.ru_utime + self.rusage.ru_stime) * 1000.0
 
     def max_rss_kb(self):
-        return self.rusage.ru_maxrss
+        return self.hwm_kb
 
     def output(self):
         with open(self.out_path, "rb") as f:
@@ -476,7 +489,6 @@ def phase_idle(host, tmp):
             if n == 1:
                 res["base_kb"] = kb
                 continue
-            # ru_maxrss is in KiB on Linux.
             per = (kb - res["base_kb"]) / (n - 1)
             res["rows"].append((n, kb, per))
             log(f"memory: {g} {n} users: peak RSS {kb / 1024:.1f} MiB, {per:.1f} KiB per user above 1 user")
