@@ -29,9 +29,10 @@ import threading
 import time
 from datetime import datetime, timezone
 
+from proc import CLK_TCK, cpu_ticks, free_port, status_kb
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
 def env(name, default):
@@ -93,21 +94,6 @@ def fmt(x, spec="{:.2f}"):
     return "—" if x is None else spec.format(x)
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def cpu_ticks(pid):
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return int(fields[11]) + int(fields[12])
-
-
 class Run:
     """One generator process pinned to GEN_CPU, bounded by `limit` seconds, measured by its rusage."""
 
@@ -133,13 +119,7 @@ class Run:
         return cpu_ticks(self.proc.pid)
 
     def sample_hwm(self):
-        try:
-            with open(f"/proc/{self.proc.pid}/status") as f:
-                for line in f:
-                    if line.startswith("VmHWM:"):
-                        self.hwm_kb = max(self.hwm_kb, int(line.split()[1]))
-        except (OSError, ValueError):
-            pass
+        self.hwm_kb = max(self.hwm_kb, status_kb(self.proc.pid, "VmHWM") or 0)
 
     def wait(self):
         deadline = self.started + self.limit
@@ -670,6 +650,8 @@ def report(meta, thr, idle, big, spawn, master):
         ok = b["cpu"] <= TARGET_BIG_CPU and b["rss_mb"] <= TARGET_BIG_MB
         w(f"- {BIG_USERS:,} users: ≤ {TARGET_BIG_CPU:.0f} % of a core and ≤ {TARGET_BIG_MB} MB: **{verdict(ok)}** "
           f"({b['cpu']:.1f} %, {b['rss_mb']:.0f} MiB)")
+    elif "skein" not in BIG_GENERATORS:
+        w(f"- {BIG_USERS:,} users: not run")
     else:
         w(f"- {BIG_USERS:,} users: **FAIL (not measured: {b.get('error', 'not run')})**")
     if spawn is None:

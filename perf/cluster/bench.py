@@ -21,7 +21,6 @@ import re
 import resource
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -30,7 +29,8 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
-CLK_TCK = os.sysconf("SC_CLK_TCK")
+sys.path.insert(0, os.path.dirname(HERE))
+from proc import CLK_TCK, cpu_ticks, free_port, status_kb  # noqa: E402  (perf/proc.py)
 
 
 def log(msg):
@@ -41,32 +41,8 @@ def env(name, default):
     return os.environ.get(name, default)
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def cpu_ticks(pid):
-    """utime + stime of the whole process (all threads), in clock ticks; None once it is gone."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    # After the ")" of comm, field 3 (state) is index 0, so utime (14) and stime (15) are 11 and 12.
-    return int(fields[11]) + int(fields[12])
-
-
 def rss_kb(pid):
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1])
-    except OSError:
-        return None
-    return None
+    return status_kb(pid, "VmRSS")
 
 
 def read_json(path):

@@ -45,22 +45,9 @@ fn web_master(users: &str, expect: &str, host: &str) -> WebMaster {
         skein_cmd(
             &[
                 &master_on(&port)[..],
-                &[
-                    "--expect-workers",
-                    expect,
-                    "--web-host",
-                    "127.0.0.1",
-                    "--web-port",
-                    &web_port,
-                    "--autostart",
-                    "-u",
-                    users,
-                    "-r",
-                    "100",
-                    "-H",
-                    host,
-                    "ThroughputUser",
-                ],
+                &web_on(&web_port),
+                &autostart(expect, users, "100"),
+                &["-H", host, "ThroughputUser"],
             ]
             .concat(),
         ),

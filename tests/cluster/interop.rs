@@ -69,15 +69,8 @@ fn a_locust_master_web_ui_drives_skein_workers() {
             &locust,
             &[
                 &master_on(&port)[..],
-                &[
-                    "--web-host",
-                    "127.0.0.1",
-                    "--web-port",
-                    &web_port,
-                    "-H",
-                    &host,
-                    "ThroughputUser",
-                ],
+                &web_on(&web_port),
+                &["-H", &host, "ThroughputUser"],
             ]
             .concat(),
         ),
@@ -189,18 +182,9 @@ fn a_mixed_cluster_under_a_skein_master() {
         skein_cmd(
             &[
                 &master_on(&port)[..],
+                &web_on(&web_port),
+                &autostart("2", "4", "4"),
                 &[
-                    "--expect-workers",
-                    "2",
-                    "--web-host",
-                    "127.0.0.1",
-                    "--web-port",
-                    &web_port,
-                    "--autostart",
-                    "-u",
-                    "4",
-                    "-r",
-                    "4",
                     "-t",
                     "10s",
                     "--autoquit",

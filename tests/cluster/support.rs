@@ -171,6 +171,24 @@ pub fn master_on(port: &str) -> [&str; 5] {
     ]
 }
 
+/// A web UI on loopback at `port` (a master's or a standalone run's).
+pub fn web_on(port: &str) -> [&str; 4] {
+    ["--web-host", "127.0.0.1", "--web-port", port]
+}
+
+/// A web-UI master that starts on its own once `workers` joined: `users` at `rate`.
+pub fn autostart<'a>(workers: &'a str, users: &'a str, rate: &'a str) -> [&'a str; 7] {
+    [
+        "--expect-workers",
+        workers,
+        "--autostart",
+        "-u",
+        users,
+        "-r",
+        rate,
+    ]
+}
+
 /// A headless master's run: it waits for `workers`, then runs `users` at `rate` for `time`.
 pub fn headless_run<'a>(
     workers: &'a str,
