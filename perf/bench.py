@@ -585,10 +585,8 @@ def report(meta, thr, idle, big, spawn, master):
     names = {"wrk": "wrk 4.1", "skein": "skein", "goose": "Goose 0.19", "locust": "Locust 2.47 FastHttpUser"}
 
     def ratio_cell(g, mode):
-        if mode == "post" and g == "goose":
-            return "—"
-        rs = results_for(g, mode)
-        if rs is None:
+        # Not in the plan (goose-bench has no POST) or not run.
+        if (g, mode) not in thr:
             return "—"
         if g == "wrk":
             return "1.00"
@@ -598,27 +596,21 @@ def report(meta, thr, idle, big, spawn, master):
             return f"failed: {errs[0]}" if errs else "—"
         return f"{statistics.median(pr):.2f} ({min(pr):.2f}–{max(pr):.2f})"
 
-    def results_for(g, mode):
-        return thr.get((g, mode))
-
-    def idle_cell(g):
+    def phase_cell(g, results, render):
+        """A cell of a phase wrk takes no part in: its result, or why there is none."""
         if g == "wrk":
             return "—"
-        v = idle.get(g)
+        v = results.get(g)
         if not v:
             return "not run"
-        if v.get("error") and not v["rows"]:
+        if v.get("error") and not v.get("rows"):
             return f"failed: {v['error']}"
+        return render(v)
+
+    def idle_cell(v):
         return ", ".join(f"{per:.1f} KiB ({n:,})" for n, _, per in v["rows"]) or "—"
 
-    def big_cell(g):
-        if g == "wrk":
-            return "—"
-        v = big.get(g)
-        if not v:
-            return "not run"
-        if "error" in v:
-            return f"failed: {v['error']}"
+    def big_cell(v):
         keeps = v["rps"] is not None and v["rps"] >= 0.9 * v["offered"] * (1 - 2.5 / BIG_DURATION)
         return (f"{'keeps up' if keeps else 'falls behind'}: {fmt(v['rps'], '{:,.0f}')} req/s, "
                 f"{v['cpu']:.1f} % of a core, {v['rss_mb']:.0f} MiB, p99 {fmt(v['p99'], '{:.0f}')} ms")
@@ -629,7 +621,8 @@ def report(meta, thr, idle, big, spawn, master):
     for g in ("wrk", "skein", "goose", "locust"):
         if g not in GENERATORS:
             continue
-        w(f"| {names[g]} | {ratio_cell(g, 'get')} | {ratio_cell(g, 'post')} | {idle_cell(g)} | {big_cell(g)} |")
+        w(f"| {names[g]} | {ratio_cell(g, 'get')} | {ratio_cell(g, 'post')} | {phase_cell(g, idle, idle_cell)} | "
+          f"{phase_cell(g, big, big_cell)} |")
     w("")
     w("Ratios are medians of the per-round paired ratios (each generator's CPU per request over wrk's in the same "
       "round), with their range. Idle memory: (peak RSS with N users − with 1) / (N − 1).")

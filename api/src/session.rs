@@ -257,13 +257,17 @@ pub struct Exchange {
     pub content_length: u64,
 }
 
+/// A session's kept-alive connection: in use, or parked while its user waits.
+enum Conn {
+    /// Boxed: hyper's dispatcher is about a kilobyte inline, which a parked connection would
+    /// otherwise keep room for.
+    Live(Box<Connection>),
+    Parked(Parked),
+}
+
 #[derive(Default)]
 pub struct Session {
-    /// Boxed: hyper's dispatcher is about a kilobyte inline, which a waiting user (whose
-    /// session holds only the parked socket) would otherwise keep.
-    conn: Option<Box<Connection>>,
-    /// The connection while the user waits (see [`Session::park`]); never both.
-    parked: Option<Parked>,
+    conn: Option<Conn>,
     /// Only consulted once a response has set a cookie, so a cookie-less workload never pays for it.
     jar: Option<Jar>,
 }
@@ -279,11 +283,11 @@ impl Session {
         body: ChunkBody,
         options: SendOptions,
     ) -> Result<Exchange, SendError> {
-        let conn = match (self.conn.take(), self.parked.take()) {
-            (Some(c), _) => Some(c),
+        let conn = match self.conn.take() {
+            Some(Conn::Live(c)) => Some(c),
             // Boxed, as `connect` below: inline, every request's future (moved, so copied, on
             // each send) would carry their state too.
-            (None, Some(p)) if p.origin.same(url) => Box::pin(p.resume()).await.map(Box::new),
+            Some(Conn::Parked(p)) if p.origin.same(url) => Box::pin(p.resume()).await.map(Box::new),
             _ => None,
         };
         let reusable = match conn {
@@ -377,20 +381,19 @@ impl Session {
             .get(CONNECTION)
             .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"close"));
         if !closing {
-            self.conn = Some(conn);
+            self.conn = Some(Conn::Live(conn));
         }
         Ok(exchange)
     }
-}
 
-impl Session {
     /// Lets go of the connection's buffers while the user waits; the next request resumes the
     /// same connection. Costs that request a new dispatcher (about a microsecond), so the
     /// engine parks only before a wait that is long next to it.
     pub fn park(&mut self) {
-        if let Some(c) = self.conn.take() {
-            self.parked = c.park();
-        }
+        self.conn = match self.conn.take() {
+            Some(Conn::Live(c)) => c.park().map(Conn::Parked),
+            other => other,
+        };
     }
 }
 
